@@ -1,0 +1,3 @@
+/* blas.h - placeholder */
+#pragma once
+#include <winnow/error.h>

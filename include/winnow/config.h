@@ -1,0 +1,3 @@
+/* config.h - placeholder */
+#pragma once
+#include <winnow/error.h>

@@ -1,0 +1,3 @@
+/* jsonl.h - placeholder */
+#pragma once
+#include <winnow/error.h>

@@ -1,0 +1,3 @@
+/* method.h - placeholder */
+#pragma once
+#include <winnow/error.h>

@@ -1,0 +1,3 @@
+/* output.h - placeholder */
+#pragma once
+#include <winnow/error.h>

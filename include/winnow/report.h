@@ -1,0 +1,3 @@
+/* report.h - placeholder */
+#pragma once
+#include <winnow/error.h>

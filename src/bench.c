@@ -1,0 +1,2 @@
+/* bench.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

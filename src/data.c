@@ -1,0 +1,2 @@
+/* data.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

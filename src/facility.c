@@ -1,0 +1,2 @@
+/* facility.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

@@ -1,0 +1,2 @@
+/* h5io.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

@@ -1,0 +1,2 @@
+/* kernel_io.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

@@ -1,0 +1,2 @@
+/* method.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

@@ -1,0 +1,2 @@
+/* npy.c - placeholder: being written (issue 2). */
+#include <winnow/error.h>

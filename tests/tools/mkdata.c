@@ -1,0 +1,2 @@
+#include <winnow/error.h>
+int main(void){return 0;}
