@@ -1,2 +1,164 @@
-/* bench.c - placeholder: being written (issue 2). */
-#include <winnow/error.h>
+/* bench.c - `winnow bench`: how close the kernel stage and the greedy engine come to this machine's own
+ * limits, measured in the same run (DESIGN.md section 9):
+ *   kernel tiles vs. a plain cblas_sgemm of the same shape (target >= 0.8),
+ *   one naive greedy pass over dense K vs. a STREAM-style triad (target >= 0.5),
+ *   facility location over targets end to end (kernel + lazy greedy) at N, M, d, k.
+ * Data are synthetic and deterministic by global row (clustered points), so every rank count sees the same
+ * problem. Not a test: it reports ratios, it asserts nothing.
+ */
+#include <math.h>
+#include <string.h>
+#include <winnow/bench.h>
+#include <winnow/blas.h>
+#include <winnow/facility.h>
+#include <winnow/report.h>
+#include <winnow/util.h>
+
+/* Row g of the synthetic data: one of 64 cluster centres plus uniform noise. Pure. */
+static void bench_row(uint64_t seed, int64_t g, int64_t d, float *row)
+{
+  int64_t c = (int64_t)(wn_splitmix64(seed ^ (uint64_t)g) % 64);
+
+  for (int64_t j = 0; j < d; j++) row[j] = (float)(2.0 * wn_uniform01(seed + 1, (uint64_t)(c * d + j)) - 1.0 + 0.6 * (wn_uniform01(seed + 2, (uint64_t)(g * d + j)) - 0.5));
+}
+
+static PetscErrorCode bench_minmax(MPI_Comm comm, double v, double *mn, double *mx)
+{
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Allreduce(&v, mn, 1, MPI_DOUBLE, MPI_MIN, comm));
+  PetscCallMPI(MPI_Allreduce(&v, mx, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Run the benchmark and print ratios against sgemm and the triad, and one RESULT line.
+
+  Collective on comm.
+**/
+PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
+{
+  wn_layout        layout;
+  wn_kernel       *K = NULL;
+  wn_objective    *obj = NULL;
+  wn_selection    *sel = NULL;
+  wn_kernel_params kp = cfg->kernel;
+  wn_greedy_params gp;
+  wn_report        report;
+  float           *X, *Y;
+  double          *gains;
+  unsigned char   *none;
+  int64_t          N = cfg->bench_n, M = cfg->bench_m, d = cfg->bench_d, nl;
+  double           t, t_kernel = 1e30, t_pass = 1e30, t_e2e, sgemm_gflops, triad_gbs, mn, mx, kernel_gflops, pass_gbs, e2e;
+  PetscMPIInt      size;
+  char             buf[32];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(wn_report_init(comm, &report));
+  PetscCall(wn_layout_init(comm, N, &layout));
+  nl = layout.n_local;
+  {
+    double need = (double)nl * (M + d) * 4.0 + (double)M * d * 4.0, need_max;
+    PetscCallMPI(MPI_Allreduce(&need, &need_max, 1, MPI_DOUBLE, MPI_MAX, comm));
+    PetscCall(PetscPrintf(comm, "bench: N=%lld M=%lld d=%lld k=%lld on %d ranks; memory %s per rank\n", (long long)N, (long long)M, (long long)d, (long long)cfg->bench_k, size, wn_format_bytes(need_max, buf, sizeof(buf))));
+    PetscCheck(need_max <= cfg->memory_limit, comm, PETSC_ERR_MEM, "the benchmark needs %s per rank, more than -wn_memory_limit", wn_format_bytes(need_max, buf, sizeof(buf)));
+  }
+  PetscCall(PetscMalloc1((size_t)(nl > 0 ? nl : 1) * d, &X));
+  PetscCall(PetscMalloc1((size_t)M * d, &Y));
+  for (int64_t i = 0; i < nl; i++) bench_row(12345, layout.row_start + i, d, X + (size_t)i * d);
+  for (int64_t t2 = 0; t2 < M; t2++) bench_row(12345, N + t2, d, Y + (size_t)t2 * d);
+
+  /* the machine's limits, measured now, on every rank at once (shared memory bandwidth is split) */
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(wn_blas_sgemm_rate(nl > 0 ? nl : 1, M, d, &sgemm_gflops));
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(wn_blas_triad_rate((size_t)1 << 25, &triad_gbs));
+
+  /* kernel stage (tiles + epilogue), best of repeat */
+  for (PetscInt r = 0; r < cfg->bench_repeat; r++) {
+    PetscCall(wn_kernel_destroy(&K));
+    PetscCallMPI(MPI_Barrier(comm));
+    t = MPI_Wtime();
+    PetscCall(wn_kernel_compute(&layout, d, X, M, Y, &kp, "targets", &K));
+    t = MPI_Wtime() - t;
+    if (t < t_kernel) t_kernel = t;
+  }
+  kernel_gflops = 2.0 * nl * M * d / t_kernel * 1e-9;
+
+  /* one naive greedy pass over dense K, best of repeat */
+  PetscCall(wn_facility_create(K, NULL, NULL, &obj));
+  PetscCall(PetscCalloc1(nl + 1, &none));
+  PetscCall(PetscMalloc1(nl + 1, &gains));
+  for (PetscInt r = 0; r < cfg->bench_repeat; r++) {
+    PetscCallMPI(MPI_Barrier(comm));
+    t = MPI_Wtime();
+    if (obj->gain_all) PetscCall(obj->gain_all(obj->ctx, none, gains));
+    else
+      for (int64_t i = 0; i < nl; i++) PetscCall(obj->gain(obj->ctx, i, &gains[i]));
+    t = MPI_Wtime() - t;
+    if (t < t_pass) t_pass = t;
+  }
+  pass_gbs = (double)nl * M * sizeof(float) / t_pass * 1e-9;
+  PetscCall(wn_objective_destroy(&obj));
+  PetscCall(wn_kernel_destroy(&K));
+
+  /* facility location over targets, end to end: kernel + lazy greedy */
+  PetscCallMPI(MPI_Barrier(comm));
+  t = MPI_Wtime();
+  PetscCall(wn_kernel_compute(&layout, d, X, M, Y, &kp, "targets", &K));
+  PetscCall(wn_facility_create(K, NULL, NULL, &obj));
+  memset(&gp, 0, sizeof(gp));
+  gp.kind              = WN_GREEDY_LAZY;
+  gp.budget            = cfg->bench_k;
+  gp.min_gain          = -INFINITY;
+  gp.progress_interval = cfg->progress_interval;
+  PetscCall(wn_greedy_maximize(obj, &gp, &sel));
+  t_e2e = MPI_Wtime() - t;
+  PetscCallMPI(MPI_Allreduce(&t_e2e, &e2e, 1, MPI_DOUBLE, MPI_MAX, comm));
+
+  PetscCall(PetscPrintf(comm, "\n%-34s %12s %12s %8s\n", "measure (per rank)", "min", "max", "ratio"));
+  PetscCall(bench_minmax(comm, sgemm_gflops, &mn, &mx));
+  PetscCall(PetscPrintf(comm, "%-34s %12.2f %12.2f\n", "plain sgemm, same shape (GFLOP/s)", mn, mx));
+  {
+    double kmn, kmx, ratio, rmin;
+    PetscCall(bench_minmax(comm, kernel_gflops, &kmn, &kmx));
+    ratio = kernel_gflops / sgemm_gflops;
+    PetscCallMPI(MPI_Allreduce(&ratio, &rmin, 1, MPI_DOUBLE, MPI_MIN, comm));
+    PetscCall(PetscPrintf(comm, "%-34s %12.2f %12.2f %8.3f  (target >= 0.8: %s)\n", "kernel stage (GFLOP/s)", kmn, kmx, rmin, rmin >= 0.8 ? "met" : "NOT met"));
+    PetscCall(wn_report_result(&report, "kernel_gflops", "%.2f", kmn));
+    PetscCall(wn_report_result(&report, "sgemm_gflops", "%.2f", mn));
+    PetscCall(wn_report_result(&report, "kernel_vs_sgemm", "%.3f", rmin));
+  }
+  PetscCall(bench_minmax(comm, triad_gbs, &mn, &mx));
+  PetscCall(PetscPrintf(comm, "%-34s %12.2f %12.2f\n", "STREAM-style triad (GB/s)", mn, mx));
+  {
+    double pmn, pmx, ratio, rmin;
+    PetscCall(bench_minmax(comm, pass_gbs, &pmn, &pmx));
+    ratio = pass_gbs / triad_gbs;
+    PetscCallMPI(MPI_Allreduce(&ratio, &rmin, 1, MPI_DOUBLE, MPI_MIN, comm));
+    PetscCall(PetscPrintf(comm, "%-34s %12.2f %12.2f %8.3f  (target >= 0.5: %s)\n", "naive greedy pass over K (GB/s)", pmn, pmx, rmin, rmin >= 0.5 ? "met" : "NOT met"));
+    PetscCall(wn_report_result(&report, "pass_gbs", "%.2f", pmn));
+    PetscCall(wn_report_result(&report, "triad_gbs", "%.2f", mn));
+    PetscCall(wn_report_result(&report, "pass_vs_triad", "%.3f", rmin));
+  }
+  PetscCall(PetscPrintf(comm, "\nfacility location over targets, end to end (kernel + lazy greedy, k=%lld): %.3f s; %lld gain evaluations (naive: %lld)\n", (long long)cfg->bench_k, e2e, (long long)sel->evaluations,
+                        (long long)(cfg->bench_k * N - cfg->bench_k * (cfg->bench_k - 1) / 2)));
+  PetscCall(wn_report_result(&report, "command", "bench"));
+  PetscCall(wn_report_result(&report, "ranks", "%d", size));
+  PetscCall(wn_report_result(&report, "n", "%lld", (long long)N));
+  PetscCall(wn_report_result(&report, "m", "%lld", (long long)M));
+  PetscCall(wn_report_result(&report, "d", "%lld", (long long)d));
+  PetscCall(wn_report_result(&report, "k", "%lld", (long long)cfg->bench_k));
+  PetscCall(wn_report_result(&report, "e2e_s", "%.4f", e2e));
+  PetscCall(wn_report_result(&report, "evaluations", "%lld", (long long)sel->evaluations));
+  PetscCall(wn_report_result(&report, "blas_core", "%s", wn_blas_core()));
+  PetscCall(PetscPrintf(comm, "\nRESULT %s\n", report.result));
+  PetscCall(wn_selection_destroy(&sel));
+  PetscCall(wn_objective_destroy(&obj));
+  PetscCall(wn_kernel_destroy(&K));
+  PetscCall(PetscFree(none));
+  PetscCall(PetscFree(gains));
+  PetscCall(PetscFree(X));
+  PetscCall(PetscFree(Y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,2 +1,354 @@
-/* config.c - placeholder: being written (issue 2). */
-#include <winnow/error.h>
+/* config.c - winnow's configuration: the options database (decks + command line) -> wn_config.
+ *
+ * Owns: the list of every -wn_ key with its help text, default and unit (one PetscOptionsBegin block, so
+ * `-help` is the reference), validation with collective checks (every rank holds the same options, so
+ * rank 0 prints once), the unknown-key check with a "did you mean" hint, the echo of the resolved
+ * configuration, and the default per-rank memory limit.
+ * Leaves to other modules: reading files, and what the values mean.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <winnow/config.h>
+#include <winnow/method.h>
+#include <winnow/util.h>
+
+const char *const wn_command_names[] = {"kernel", "select", "run", "info", "bench", "help", "wn_command", "WN_CMD_", NULL};
+
+/* ---- subcommand and deck, before PETSc starts ----------------------------------------------- */
+
+wn_command wn_config_parse_command(int *argc, char ***argv, char *deck, size_t decklen, char *info_file, size_t infolen, const char **error)
+{
+  char     **av = *argv;
+  int        ac = *argc, out = 1, i = 1;
+  wn_command cmd = WN_CMD_HELP;
+
+  *error  = NULL;
+  deck[0] = info_file[0] = 0;
+  if (ac < 2 || av[1][0] == '-') return WN_CMD_HELP; /* `winnow -help`, `winnow` alone */
+  for (int c = 0; c <= WN_CMD_HELP; c++)
+    if (!strcmp(av[1], wn_command_names[c])) cmd = (wn_command)c;
+  if (cmd == WN_CMD_HELP && strcmp(av[1], "help")) {
+    *error = "unknown subcommand (expected kernel, select, run, info or bench)";
+    return WN_CMD_HELP;
+  }
+  i = 2;
+  /* `info FILE`: the file to describe; other subcommands: an optional deck before the options */
+  if (i < ac && av[i][0] != '-') {
+    if (cmd == WN_CMD_INFO) snprintf(info_file, infolen, "%s", av[i]);
+    else snprintf(deck, decklen, "%s", av[i]);
+    i++;
+  }
+  for (; i < ac; i++) av[out++] = av[i];
+  av[out] = NULL;
+  *argc   = out;
+  return cmd;
+}
+
+/* ---- recording keys and resolved values --------------------------------------------------------- */
+
+static void config_note(wn_config *cfg, const char *key, const char *unit, const char *fmt, ...)
+{
+  va_list ap;
+  int     e;
+
+  for (e = 0; e < cfg->n_entries; e++)
+    if (!strcmp(cfg->entry_key[e], key)) break;
+  if (e == cfg->n_entries) {
+    if (cfg->n_entries == WN_CONFIG_MAX_ENTRIES) return;
+    cfg->n_entries++;
+  }
+  snprintf(cfg->entry_key[e], sizeof(cfg->entry_key[e]), "%s", key);
+  snprintf(cfg->entry_unit[e], sizeof(cfg->entry_unit[e]), "%s", unit ? unit : "");
+  va_start(ap, fmt);
+  vsnprintf(cfg->entry_value[e], sizeof(cfg->entry_value[e]), fmt, ap);
+  va_end(ap);
+}
+
+static PetscErrorCode opt_string(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, const char *unit, char *value, size_t len)
+{
+  char def[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(def, value, sizeof(def)));
+  PetscCall(PetscOptionsString(key, help, "doc/decks.md", def, value, len, NULL));
+  config_note(cfg, key, unit, "%s", value);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode opt_real(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, const char *unit, double *value)
+{
+  PetscReal v = *value;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsReal(key, help, "doc/decks.md", v, &v, NULL));
+  *value = v;
+  config_note(cfg, key, unit, "%g", v);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode opt_int64(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, const char *unit, int64_t *value)
+{
+  PetscInt v = (PetscInt)*value;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsInt(key, help, "doc/decks.md", v, &v, NULL));
+  *value = v;
+  config_note(cfg, key, unit, "%lld", (long long)v);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode opt_bool(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, PetscBool *value)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsBool(key, help, "doc/decks.md", *value, value, NULL));
+  config_note(cfg, key, "", "%s", *value ? "true" : "false");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode opt_enum(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, const char *const *names, int n, int *value)
+{
+  PetscInt v = *value;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsEList(key, help, "doc/decks.md", names, n, names[*value], &v, NULL));
+  *value = (int)v;
+  config_note(cfg, key, "", "%s", names[v]);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- defaults ------------------------------------------------------------------------------------ */
+
+PetscErrorCode wn_config_default_memory_limit(MPI_Comm comm, double *bytes)
+{
+  MPI_Comm    node;
+  PetscMPIInt on_node;
+  long        pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &on_node));
+  PetscCallMPI(MPI_Comm_free(&node));
+  *bytes = (pages > 0 && page > 0) ? (double)pages * (double)page / on_node : 1e18;
+  /* every rank must hold the same limit for collective checks: take the smallest */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bytes, 1, MPI_DOUBLE, MPI_MIN, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void config_defaults(wn_config *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  strcpy(cfg->candidates.dataset, "/candidates/embedding");
+  strcpy(cfg->candidates.ids_dataset, "/candidates/id");
+  strcpy(cfg->candidates.labels_dataset, "/candidates/label");
+  strcpy(cfg->targets.dataset, "/targets/embedding");
+  strcpy(cfg->targets.labels_dataset, "/targets/label");
+  strcpy(cfg->private_set.dataset, "/private/embedding");
+  cfg->kernel.metric = WN_METRIC_COSINE;
+  cfg->kernel.gamma  = 1.0;
+  cfg->kernel.minmax = PETSC_FALSE;
+  strcpy(cfg->kernel_file, "winnow_kernel.h5");
+  strcpy(cfg->kernel_dataset, "/kernel/values");
+  strcpy(cfg->query_kernel_dataset, "/query_kernel/values");
+  strcpy(cfg->private_kernel_dataset, "/private_kernel/values");
+  strcpy(cfg->kernel_orientation, "candidate-major");
+  strcpy(cfg->memory_limit_text, "auto");
+  strcpy(cfg->method, "fl");
+  strcpy(cfg->budget_text, "10");
+  cfg->greedy            = WN_GREEDY_LAZY;
+  cfg->min_gain          = 0.0;
+  cfg->flmi_eta          = 1.0;
+  cfg->flcg_nu           = 1.0;
+  cfg->progress_interval = 2.0;
+  strcpy(cfg->output, "winnow_out");
+  cfg->bench_n      = 100000;
+  cfg->bench_m      = 2000;
+  cfg->bench_d      = 384;
+  cfg->bench_k      = 1000;
+  cfg->bench_repeat = 3;
+}
+
+/* ---- reading ------------------------------------------------------------------------------------- */
+
+/**
+  @brief Read every -wn_ key, validate, and resolve defaults that depend on other keys.
+
+  Collective on comm (every rank holds the same options database, so every check is collective and rank 0
+  prints once).
+
+  @param[in]  comm       communicator of the run (borrowed)
+  @param[in]  command    the subcommand (decides which inputs are required)
+  @param[in]  deck       the deck given after the subcommand ("" = none), for the echo
+  @param[in]  info_file  the file of `winnow info`, or ""
+  @param[out] cfg        the resolved configuration
+**/
+PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *deck, const char *info_file, wn_config *cfg)
+{
+  PetscBool traceback = PETSC_FALSE;
+  int       metric, greedy;
+
+  PetscFunctionBeginUser;
+  config_defaults(cfg);
+  cfg->command = command;
+  PetscCall(PetscStrncpy(cfg->deck, deck ? deck : "", sizeof(cfg->deck)));
+  PetscCall(PetscStrncpy(cfg->info_file, info_file ? info_file : "", sizeof(cfg->info_file)));
+  metric = (int)cfg->kernel.metric;
+  greedy = (int)cfg->greedy;
+
+  PetscOptionsBegin(comm, NULL, "winnow: distributed data selection (see doc/decks.md; units in brackets)", "winnow");
+  cfg->n_entries = 0;
+  /* inputs */
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_candidates", "Candidate pool embeddings: HDF5 or .npy file [path]", "path", cfg->candidates.path, sizeof(cfg->candidates.path)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_candidates_dataset", "HDF5 dataset of the N x d candidate embeddings [dataset]", "dataset", cfg->candidates.dataset, sizeof(cfg->candidates.dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_ids_dataset", "HDF5 dataset of the N candidate ids, int or string; absent: ids are row numbers [dataset]", "dataset", cfg->candidates.ids_dataset, sizeof(cfg->candidates.ids_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_labels_dataset", "HDF5 dataset of the N candidate labels (optional) [dataset]", "dataset", cfg->candidates.labels_dataset, sizeof(cfg->candidates.labels_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_targets", "Target-set embeddings: HDF5 or .npy; default: the candidates file [path]", "path", cfg->targets.path, sizeof(cfg->targets.path)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_targets_dataset", "HDF5 dataset of the M x d target embeddings [dataset]", "dataset", cfg->targets.dataset, sizeof(cfg->targets.dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private", "Existing (already used) data for FLCG: HDF5 or .npy; default: the candidates file [path]", "path", cfg->private_set.path, sizeof(cfg->private_set.path)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private_dataset", "HDF5 dataset of the P x d existing-data embeddings [dataset]", "dataset", cfg->private_set.dataset, sizeof(cfg->private_set.dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_records", "JSONL file whose line i is candidate i; selected records are copied into OUT.jsonl [path]", "path", cfg->records, sizeof(cfg->records)));
+  /* kernel */
+  PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_kernel_metric", "Similarity: cosine, dot, rbf (exp(-gamma |x-y|^2)), additive ((1+cos)/2, DELIFT)", wn_metric_names, 4, &metric));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_kernel_gamma", "RBF width gamma, > 0 [1/distance^2]", "1/dist^2", &cfg->kernel.gamma));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_kernel_minmax", "Scale the whole kernel globally to [0, 1] (DELIFT) [bool]", &cfg->kernel.minmax));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_kernel_tile_rows", "Rows per sgemm tile, 0 = automatic [rows]", "rows", &cfg->kernel.tile_rows));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_kernel_tile_cols", "Columns per sgemm tile, 0 = automatic [columns]", "columns", &cfg->kernel.tile_cols));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_kernel_file", "Kernel file: written by `kernel`, read by `select` [path]", "path", cfg->kernel_file, sizeof(cfg->kernel_file)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_kernel_dataset", "Dataset of the main kernel K[c, t] (or a user utility matrix) [dataset]", "dataset", cfg->kernel_dataset, sizeof(cfg->kernel_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_query_kernel_dataset", "Dataset of FLMI's pool-by-target kernel [dataset]", "dataset", cfg->query_kernel_dataset, sizeof(cfg->query_kernel_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private_kernel_dataset", "Dataset of FLCG's pool-by-existing-data kernel [dataset]", "dataset", cfg->private_kernel_dataset, sizeof(cfg->private_kernel_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_kernel_orientation", "Orientation of kernel files without an 'orientation' attribute: candidate-major or target-major", "", cfg->kernel_orientation, sizeof(cfg->kernel_orientation)));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_kernel_keep", "`run`: also write the kernels to -wn_kernel_file [bool]", &cfg->kernel_keep));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_memory_limit", "Memory one rank may use, e.g. 4G; auto = node memory / ranks on the node [bytes]", "bytes", cfg->memory_limit_text, sizeof(cfg->memory_limit_text)));
+  /* selection */
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_method", "Selection method: fl, fl_pool, flmi, flcg (winnow -help lists them below)", "", cfg->method, sizeof(cfg->method)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_budget", "Examples to select: a count (100), a fraction of N (0.3) or a percentage (30%) [count]", "count", cfg->budget_text, sizeof(cfg->budget_text)));
+  PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_greedy", "Greedy evaluation: lazy (Minoux; same result, fewer evaluations) or naive", wn_greedy_kind_names, 2, &greedy));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_min_gain", "Stop before a pick whose marginal gain is below this [objective units]", "gain", &cfg->min_gain));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_flmi_eta", "FLMI query magnification eta (submodlib magnificationEta), >= 0", "", &cfg->flmi_eta));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_flcg_nu", "FLCG privacy hardness nu (submodlib privacyHardness), >= 0", "", &cfg->flcg_nu));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_warm_start", "Text file of candidate ids (one per line) selected first [path]", "path", cfg->warm_start, sizeof(cfg->warm_start)));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_progress", "Seconds between progress lines on long loops, 0 = none [s]", "s", &cfg->progress_interval));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_quality_label", "Candidate label counted as on-target in the quality report; default: the targets' label", "", cfg->quality_label, sizeof(cfg->quality_label)));
+  /* outputs */
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_output", "Output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml [path]", "path", cfg->output, sizeof(cfg->output)));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_scores", "Also write per-candidate scores with a selected flag [bool]", &cfg->scores));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_jsonl_all", "Write every candidate to PREFIX.jsonl with a selected flag [bool]", &cfg->jsonl_all));
+  /* bench */
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_n", "bench: synthetic candidates N [rows]", "rows", &cfg->bench_n));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_m", "bench: synthetic targets M [rows]", "rows", &cfg->bench_m));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_d", "bench: embedding dimension d", "", &cfg->bench_d));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_k", "bench: budget k of the lazy greedy [count]", "count", &cfg->bench_k));
+  PetscCall(PetscOptionsInt("-wn_bench_repeat", "bench: repetitions of each timing (best is reported)", "doc/decks.md", cfg->bench_repeat, &cfg->bench_repeat, NULL));
+  config_note(cfg, "-wn_bench_repeat", "", "%d", (int)cfg->bench_repeat);
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_traceback", "Print the full traceback with errors [bool]", &traceback));
+  PetscOptionsEnd();
+  cfg->kernel.metric = (wn_metric)metric;
+  cfg->greedy        = (wn_greedy_kind)greedy;
+
+  /* ---- validation: every rank holds the same values, so comm-wide checks print once ---- */
+  PetscCheck(wn_method_find(cfg->method) != NULL, comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "-wn_method '%s' is not a known method (known: %s)", cfg->method, wn_method_list());
+  PetscCheck(cfg->kernel.metric != WN_METRIC_RBF || cfg->kernel.gamma > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_gamma must be > 0 for the rbf metric, got %g", cfg->kernel.gamma);
+  PetscCheck(cfg->kernel.tile_rows >= 0 && cfg->kernel.tile_cols >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_tile_rows/-wn_kernel_tile_cols must be >= 0");
+  PetscCheck(!strcmp(cfg->kernel_orientation, "candidate-major") || !strcmp(cfg->kernel_orientation, "target-major"), comm, PETSC_ERR_ARG_WRONG,
+             "-wn_kernel_orientation must be candidate-major or target-major, got '%s'", cfg->kernel_orientation);
+  PetscCheck(cfg->flmi_eta >= 0 && isfinite(cfg->flmi_eta), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_flmi_eta must be a finite value >= 0, got %g", cfg->flmi_eta);
+  PetscCheck(cfg->flcg_nu >= 0 && isfinite(cfg->flcg_nu), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_flcg_nu must be a finite value >= 0, got %g", cfg->flcg_nu);
+  PetscCheck(cfg->progress_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_progress must be >= 0 seconds, got %g", cfg->progress_interval);
+  PetscCheck(!isnan(cfg->min_gain), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_min_gain must be a number");
+  PetscCheck(cfg->output[0], comm, PETSC_ERR_ARG_WRONG, "-wn_output must not be empty");
+  PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);
+  if (!strcmp(cfg->memory_limit_text, "auto")) PetscCall(wn_config_default_memory_limit(comm, &cfg->memory_limit));
+  else PetscCall(wn_parse_bytes(comm, cfg->memory_limit_text, &cfg->memory_limit));
+  PetscCheck(cfg->memory_limit > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_memory_limit must be positive");
+
+  /* inputs the subcommand needs */
+  if (command == WN_CMD_KERNEL || command == WN_CMD_RUN) {
+    const wn_method *m = wn_method_find(cfg->method);
+    PetscCheck(cfg->candidates.path[0], comm, PETSC_ERR_ARG_WRONG, "`winnow %s` needs the candidate embeddings: set -wn_candidates FILE (HDF5 or .npy)", wn_command_names[command]);
+    if (!cfg->targets.path[0] && (m->needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL))) PetscCall(PetscStrncpy(cfg->targets.path, cfg->candidates.path, sizeof(cfg->targets.path)));
+    if (!cfg->private_set.path[0] && (m->needs & WN_NEEDS_PRIVATE_KERNEL)) PetscCall(PetscStrncpy(cfg->private_set.path, cfg->candidates.path, sizeof(cfg->private_set.path)));
+  }
+  if (command == WN_CMD_INFO) PetscCheck(cfg->info_file[0], comm, PETSC_ERR_ARG_WRONG, "`winnow info` needs a file: winnow info FILE");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int wn_config_edit_distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  int    row[128], prev, tmp;
+
+  if (lb >= 127) return 1000;
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    prev   = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int sub = prev + (a[i - 1] != b[j - 1]), del = row[j] + 1, ins = row[j - 1] + 1;
+      tmp    = row[j];
+      row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+      prev   = tmp;
+    }
+  }
+  return row[lb];
+}
+
+/**
+  @brief Refuse -wn_ options that no code read (misspelled or unknown keys), naming the closest known key.
+
+  Collective on comm. Must be called after every key was read (wn_config_read reads all of them).
+**/
+PetscErrorCode wn_config_check_unknown(MPI_Comm comm, const wn_config *cfg)
+{
+  PetscInt n_left;
+  char   **names, **values;
+  char     msg[1024] = "";
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsLeftGet(NULL, &n_left, &names, &values));
+  for (PetscInt i = 0; i < n_left; i++) {
+    const char *best = NULL;
+    int         best_d = 1000;
+    if (strncmp(names[i], "wn_", 3)) continue;
+    for (int e = 0; e < cfg->n_entries; e++) {
+      int dist = wn_config_edit_distance(names[i], cfg->entry_key[e] + 1);
+      if (dist < best_d) {
+        best_d = dist;
+        best   = cfg->entry_key[e];
+      }
+    }
+    if (best && best_d <= 4) PetscCall(PetscSNPrintf(msg, sizeof(msg), "unknown option -%s (did you mean %s?); `winnow -help` lists every key", names[i], best));
+    else PetscCall(PetscSNPrintf(msg, sizeof(msg), "unknown option -%s; `winnow -help` lists every key", names[i]));
+    break;
+  }
+  PetscCall(PetscOptionsLeftRestore(NULL, &n_left, &names, &values));
+  PetscCheck(!msg[0], comm, PETSC_ERR_ARG_WRONG, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Print the resolved configuration (every key, its value and unit) on rank 0 of comm.
+
+  Collective on comm.
+**/
+PetscErrorCode wn_config_echo(MPI_Comm comm, const wn_config *cfg, FILE *fp)
+{
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscFPrintf(comm, fp, "configuration (subcommand %s, deck %s, %d ranks)\n", wn_command_names[cfg->command], cfg->deck[0] ? cfg->deck : "(none)", size));
+  for (int e = 0; e < cfg->n_entries; e++) {
+    const char *k = cfg->entry_key[e];
+    if (!strncmp(k, "-wn_bench_", 10) && cfg->command != WN_CMD_BENCH) continue;
+    PetscCall(PetscFPrintf(comm, fp, "  %-28s %s%s%s%s\n", k, cfg->entry_value[e][0] ? cfg->entry_value[e] : "\"\"", cfg->entry_unit[e][0] ? "  [" : "", cfg->entry_unit[e], cfg->entry_unit[e][0] ? "]" : ""));
+  }
+  {
+    char buf[32];
+    PetscCall(PetscFPrintf(comm, fp, "  %-28s %s per rank\n", "(memory limit)", wn_format_bytes(cfg->memory_limit, buf, sizeof(buf))));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,8 +1,132 @@
-/* main.c - placeholder */
-#include <winnow/error.h>
+/* main.c - winnow: distributed selection of fine-tuning data (DESIGN.md).
+ *
+ *   winnow kernel [DECK] [-wn_key value ...]   embeddings -> kernel file
+ *   winnow select [DECK] [...]                 kernel file -> selection
+ *   winnow run    [DECK] [...]                 embeddings -> kernel (in memory) -> selection
+ *   winnow info   FILE                         describe an input or output file
+ *   winnow bench  [DECK] [...]                 kernel stage and greedy vs. this machine's sgemm and triad
+ *
+ * main() reads like a table of contents: each phase is one call into one module.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <winnow/bench.h>
+#include <winnow/blas.h>
+#include <winnow/config.h>
+#include <winnow/info.h>
+#include <winnow/method.h>
+#include <winnow/output.h>
+#include <winnow/pipeline.h>
+
+static const char help[] = "winnow: distributed data selection for fine-tuning (TSDS, DELIFT, P3, LoBaSS).\n"
+                           "usage: winnow {kernel|select|run|info|bench} [DECK.opts] [-wn_key value ...]\n"
+                           "       winnow info FILE\n"
+                           "A deck is a PETSc options file (inputs/*.opts); the command line overrides it.\n"
+                           "Every -wn_ key is listed below with its default; see doc/decks.md and `man doc/winnow.1`.\n\n";
+
+static PetscErrorCode winnow(wn_command command, const char *deck, const char *info_file)
+{
+  wn_config cfg;
+  wn_run    run;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_error_install());
+  PetscCall(wn_config_read(PETSC_COMM_WORLD, command, deck, info_file, &cfg)); /* every key, validated */
+  if (command == WN_CMD_HELP) {
+    PetscCall(wn_method_print_help(PETSC_COMM_WORLD, PETSC_STDOUT));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(wn_config_check_unknown(PETSC_COMM_WORLD, &cfg)); /* a misspelled -wn_ key is an error */
+  if (command == WN_CMD_INFO) {
+    PetscCall(wn_info_describe(PETSC_COMM_WORLD, cfg.info_file, PETSC_STDOUT));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "winnow %s: %s\n", wn_command_names[command], wn_blas_fix_note()));
+  PetscCall(wn_config_echo(PETSC_COMM_WORLD, &cfg, PETSC_STDOUT));
+  if (command == WN_CMD_BENCH) {
+    PetscCall(wn_bench_run(PETSC_COMM_WORLD, &cfg));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscCall(wn_run_init(PETSC_COMM_WORLD, &cfg, &run));
+  switch (command) {
+  case WN_CMD_KERNEL:
+    PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.kernel_file));
+    PetscCall(wn_pipeline_load(&run));          /* embeddings: own rows, targets replicated */
+    PetscCall(wn_pipeline_kernel(&run));        /* K[c, t] in sgemm tiles */
+    PetscCall(wn_pipeline_write_kernels(&run)); /* one HDF5 dataset per kernel, chunked along rows */
+    break;
+  case WN_CMD_SELECT:
+    PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
+    PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
+    PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
+    PetscCall(wn_pipeline_select(&run));        /* the distributed greedy engine */
+    PetscCall(wn_pipeline_write(&run));         /* PREFIX.h5, PREFIX.jsonl */
+    break;
+  default: /* run */
+    PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
+    PetscCall(wn_pipeline_load(&run));
+    PetscCall(wn_pipeline_kernel(&run));
+    if (cfg.kernel_keep) PetscCall(wn_pipeline_write_kernels(&run));
+    PetscCall(wn_pipeline_select(&run));
+    PetscCall(wn_pipeline_write(&run));
+    break;
+  }
+  PetscCall(wn_pipeline_report(&run)); /* phase table, checks, RESULT line, provenance */
+  PetscCall(wn_run_destroy(&run));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
-  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  PetscCall(PetscFinalize());
-  return 0;
+  char           deck[PETSC_MAX_PATH_LEN], info_file[PETSC_MAX_PATH_LEN];
+  const char    *usage_error = NULL;
+  wn_command     command;
+  PetscErrorCode ierr;
+
+  if (wn_blas_reexec_if_needed(argc, argv)) return 1; /* OpenBLAS generic-core fix: before MPI starts */
+  command = wn_config_parse_command(&argc, &argv, deck, sizeof(deck), info_file, sizeof(info_file), &usage_error);
+  /* MPI first, so that a missing deck is one message from rank 0 rather than PETSc failing on every rank */
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) return 1;
+  if (deck[0]) {
+    int rank, readable = 0;
+    (void)MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) readable = access(deck, R_OK) == 0;
+    (void)MPI_Bcast(&readable, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!readable) {
+      if (rank == 0) fprintf(stderr, "winnow: error: cannot read the deck '%s': %s\n", deck, strerror(errno));
+      (void)MPI_Finalize();
+      return 1;
+    }
+  }
+  if (PetscInitialize(&argc, &argv, deck[0] ? deck : NULL, help)) return 1;
+  if (usage_error) {
+    PetscCallAbort(PETSC_COMM_WORLD, PetscPrintf(PETSC_COMM_WORLD, "winnow: error: %s\n%s", usage_error, help));
+    PetscFinalize();
+    (void)MPI_Finalize();
+    return 2;
+  }
+  if (command == WN_CMD_HELP) {
+    PetscBool has_help = PETSC_FALSE;
+    PetscOptionsHasHelp(NULL, &has_help);
+    if (!has_help) {
+      PetscPrintf(PETSC_COMM_WORLD, "%s(run `winnow -help` for every key)\n", help);
+      PetscFinalize();
+      (void)MPI_Finalize();
+      return 0;
+    }
+  }
+  ierr = winnow(command, deck, info_file);
+  if (ierr) {
+    wn_error_cleanup(); /* no partial output file is left behind */
+    if (!wn_error_was_collective()) (void)MPI_Abort(PETSC_COMM_WORLD, (int)ierr); /* some rank may wait in a collective */
+    PetscFinalize();
+    (void)MPI_Finalize();
+    return 1;
+  }
+  ierr = PetscFinalize();
+  (void)MPI_Finalize();
+  return ierr ? 1 : 0;
 }

@@ -1,2 +1,47 @@
-/* method.c - placeholder: being written (issue 2). */
-#include <winnow/error.h>
+/* method.c - the method table: -wn_method name -> the function that selects, what it needs, what it cites.
+ * Only this file and main.c know every method.
+ */
+#include <string.h>
+#include <winnow/method.h>
+
+static const wn_method wn_methods[] = {
+  {"fl", "facility location over the target set: coverage of the targets by the selection", "Nemhauser, Wolsey, Fisher 1978; submodlib FacilityLocation (separate_rep); lazy: Minoux 1978",
+   WN_NEEDS_TARGET_KERNEL, wn_select_fl},
+  {"fl_pool", "DELIFT stage 1 (instruction tuning): facility location within the pool", "Agarwal et al., DELIFT, ICLR 2025, section 3.1; submodlib FacilityLocation", WN_NEEDS_POOL_KERNEL, wn_select_fl_pool},
+  {"flmi", "DELIFT stage 2 (task-specific): facility-location mutual information with the targets", "Agarwal et al., DELIFT, ICLR 2025, section 3.2; submodlib FacilityLocationMutualInformation (FL1MI, eta)",
+   WN_NEEDS_POOL_KERNEL | WN_NEEDS_QUERY_KERNEL, wn_select_flmi},
+  {"flcg", "DELIFT stage 3 (continual): facility-location conditional gain given existing data", "Agarwal et al., DELIFT, ICLR 2025, section 3.3; submodlib FacilityLocationConditionalGain (nu)",
+   WN_NEEDS_POOL_KERNEL | WN_NEEDS_PRIVATE_KERNEL, wn_select_flcg},
+};
+
+const wn_method *wn_method_find(const char *name)
+{
+  for (size_t i = 0; i < sizeof(wn_methods) / sizeof(wn_methods[0]); i++)
+    if (name && !strcmp(name, wn_methods[i].name)) return &wn_methods[i];
+  return NULL;
+}
+
+const char *wn_method_list(void)
+{
+  static char list[256];
+
+  list[0] = 0;
+  for (size_t i = 0; i < sizeof(wn_methods) / sizeof(wn_methods[0]); i++) {
+    if (i) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+    strncat(list, wn_methods[i].name, sizeof(list) - strlen(list) - 1);
+  }
+  return list;
+}
+
+/**
+  @brief Print the method table (name, summary, citation) on rank 0 of comm, for -help.
+
+  Collective on comm.
+**/
+PetscErrorCode wn_method_print_help(MPI_Comm comm, FILE *fp)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFPrintf(comm, fp, "\nSelection methods (-wn_method):\n"));
+  for (size_t i = 0; i < sizeof(wn_methods) / sizeof(wn_methods[0]); i++) PetscCall(PetscFPrintf(comm, fp, "  %-8s %s\n           [%s]\n", wn_methods[i].name, wn_methods[i].summary, wn_methods[i].citation));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

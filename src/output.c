@@ -1,2 +1,435 @@
-/* output.c - placeholder: being written (issue 2). */
-#include <winnow/error.h>
+/* output.c - what winnow writes: PREFIX.h5 and PREFIX.jsonl (the selection, DESIGN.md section 7), kernel
+ * files (through kernel_io.c) and PREFIX.yaml (provenance), each under a temporary name that is renamed
+ * only when complete, so a failed run leaves no partial file behind.
+ * Owns: the output schema (doc/formats.md), the early writability check, the temp/commit protocol.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <wn_autoconf.h>
+#include <winnow/blas.h>
+#include <winnow/h5io.h>
+#include <winnow/output.h>
+#include <winnow/util.h>
+
+/* mkdir -p of dir; returns 0 or an errno. */
+static int output_mkdirs(const char *dir)
+{
+  char   buf[PETSC_MAX_PATH_LEN];
+  size_t len;
+
+  snprintf(buf, sizeof(buf), "%s", dir);
+  len = strlen(buf);
+  if (!len) return 0;
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] == '/' || buf[i] == 0) {
+      char c = buf[i];
+      buf[i] = 0;
+      if (mkdir(buf, 0777) && errno != EEXIST) return errno;
+      buf[i] = c;
+    }
+  }
+  return 0;
+}
+
+static void output_dirname(const char *path, char *dir, size_t len)
+{
+  char tmp[PETSC_MAX_PATH_LEN];
+
+  snprintf(tmp, sizeof(tmp), "%s", path);
+  snprintf(dir, len, "%s", dirname(tmp));
+}
+
+/**
+  @brief Make sure outputs can be written next to path before any work is done.
+
+  Collective on comm: rank 0 creates the directory if needed and a probe file in it; every rank agrees on the
+  verdict, so the message appears once.
+**/
+PetscErrorCode wn_output_check_writable(MPI_Comm comm, const char *path)
+{
+  PetscMPIInt rank;
+  char        dir[PETSC_MAX_PATH_LEN], probe[PETSC_MAX_PATH_LEN + 64], msg[PETSC_MAX_PATH_LEN + 128] = "";
+  int         err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    FILE *fp;
+    output_dirname(path, dir, sizeof(dir));
+    err = output_mkdirs(dir);
+    if (!err) {
+      snprintf(probe, sizeof(probe), "%s/.winnow-probe.%ld", dir, (long)getpid());
+      fp = fopen(probe, "w");
+      if (!fp) err = errno;
+      else {
+        fclose(fp);
+        unlink(probe);
+      }
+    }
+    if (err) snprintf(msg, sizeof(msg), "cannot write outputs to directory '%s' (for '%s'): %s", dir, path, strerror(err));
+  }
+  WN_CHECK_ALL(comm, err == 0, PETSC_ERR_FILE_OPEN, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode wn_output_temp_name(MPI_Comm comm, const char *final, char *tmp, size_t len)
+{
+  char dir[PETSC_MAX_PATH_LEN], base[PETSC_MAX_PATH_LEN], copy[PETSC_MAX_PATH_LEN];
+  long pid = (long)getpid();
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
+  output_dirname(final, dir, sizeof(dir));
+  snprintf(copy, sizeof(copy), "%s", final);
+  snprintf(base, sizeof(base), "%s", basename(copy));
+  PetscCall(PetscSNPrintf(tmp, len, "%s/.%s.tmp.%ld", dir, base, pid));
+  wn_error_cleanup_file(tmp);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode wn_output_commit(MPI_Comm comm, const char *tmp, const char *final)
+{
+  PetscMPIInt rank;
+  int         err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && rename(tmp, final)) err = errno;
+  WN_CHECK_ALL(comm, err == 0, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", tmp, final, strerror(err));
+  wn_error_cleanup_file(NULL);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- JSON helpers (output side) ------------------------------------------------------------------- */
+
+static void json_string(FILE *fp, const char *s)
+{
+  fputc('"', fp);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"': fputs("\\\"", fp); break;
+    case '\\': fputs("\\\\", fp); break;
+    case '\n': fputs("\\n", fp); break;
+    case '\r': fputs("\\r", fp); break;
+    case '\t': fputs("\\t", fp); break;
+    default:
+      if (*p < 0x20) fprintf(fp, "\\u%04x", *p);
+      else fputc(*p, fp);
+    }
+  }
+  fputc('"', fp);
+}
+
+/* id as JSON: a number for int ids / row numbers, a string otherwise */
+static void json_column(FILE *fp, const wn_column *c, int64_t i, int64_t fallback)
+{
+  char buf[1024];
+
+  if (c->kind == WN_COLUMN_STRING) json_string(fp, wn_column_text(c, i, fallback, buf, sizeof(buf)));
+  else fputs(wn_column_text(c, i, fallback, buf, sizeof(buf)), fp);
+}
+
+/* Read the lines of records whose line numbers are wanted[0..n) (any order); lines[j] gets a PetscMalloc'd copy
+ * without the newline, or NULL when the file is shorter. Rank 0 only. */
+static PetscErrorCode output_read_record_lines(const char *path, int64_t n, const int64_t *wanted, char **lines, int64_t *n_lines)
+{
+  FILE    *fp = fopen(path, "r");
+  int64_t *order, line = 0, next = 0;
+  char    *buf = NULL;
+  size_t   cap = 0;
+  ssize_t  got;
+
+  PetscFunctionBeginUser;
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open records file '%s': %s", path, strerror(errno));
+  PetscCall(PetscMalloc1(n + 1, &order));
+  for (int64_t j = 0; j < n; j++) {
+    order[j] = j;
+    lines[j] = NULL;
+  }
+  /* sort positions by wanted line so one pass over the file suffices */
+  for (int64_t a = 1; a < n; a++) {
+    int64_t v = order[a], b = a;
+    while (b > 0 && wanted[order[b - 1]] > wanted[v]) {
+      order[b] = order[b - 1];
+      b--;
+    }
+    order[b] = v;
+  }
+  while (next < n && (got = getline(&buf, &cap, fp)) >= 0) {
+    while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
+    while (next < n && wanted[order[next]] == line) {
+      PetscCall(PetscStrallocpy(buf, &lines[order[next]]));
+      next++;
+    }
+    line++;
+  }
+  while ((got = getline(&buf, &cap, fp)) >= 0) line++;
+  *n_lines = line;
+  free(buf);
+  fclose(fp);
+  PetscCall(PetscFree(order));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Write the selection as JSON lines (rank 0). With records, each line is the original JSON object with
+ * winnow's fields appended (prefixed winnow_ when the record already has such a key is left to issue 3;
+ * here the fields are appended as they are). */
+static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const wn_output_selection *s, const wn_column *ids, const wn_column *labels)
+{
+  PetscMPIInt         rank;
+  const wn_selection *sel = s->sel;
+  char              **lines = NULL, selected_by[PETSC_MAX_PATH_LEN + 64], msg[PETSC_MAX_PATH_LEN + 128] = "";
+  int64_t             n_lines = -1;
+  int                 err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscSNPrintf(selected_by, sizeof(selected_by), "%s%s%s", s->method, s->cfg->deck[0] ? " " : "", s->cfg->deck));
+  if (rank == 0) {
+    FILE *fp;
+    if (s->cfg->records[0]) {
+      PetscCall(PetscMalloc1(sel->n + 1, &lines));
+      PetscCall(output_read_record_lines(s->cfg->records, sel->n, sel->index, lines, &n_lines));
+      if (n_lines != s->sel->n_candidates) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", s->cfg->records, (long long)n_lines, (long long)s->sel->n_candidates);
+    }
+    if (!msg[0]) {
+      fp = fopen(path, "w");
+      if (!fp) {
+        err = errno;
+        snprintf(msg, sizeof(msg), "cannot create '%s': %s", path, strerror(err));
+      } else {
+        for (int64_t j = 0; j < sel->n; j++) {
+          if (lines && lines[j]) {
+            /* the record without its closing brace, then our members */
+            char *end = lines[j] + strlen(lines[j]);
+            while (end > lines[j] && end[-1] != '}') end--;
+            if (end > lines[j]) {
+              char *open = lines[j];
+              end--;
+              *end = 0;
+              while (*open == ' ') open++;
+              fputs(lines[j], fp);
+              /* empty object: no separating comma */
+              {
+                const char *q = open + 1;
+                while (*q == ' ' || *q == '\t') q++;
+                fputs(*q ? ", " : "", fp);
+              }
+            } else fputc('{', fp);
+          } else fputc('{', fp);
+          fprintf(fp, "\"rank\": %lld, \"index\": %lld, \"id\": ", (long long)(j + 1), (long long)sel->index[j]);
+          json_column(fp, ids, j, sel->index[j]);
+          if (labels->kind != WN_COLUMN_NONE) {
+            fputs(", \"label\": ", fp);
+            json_column(fp, labels, j, 0);
+          }
+          fprintf(fp, ", \"gain\": %.17g, \"objective\": %.17g, \"warm_start\": %s, \"selected_by\": ", sel->gain[j], sel->objective[j], j < sel->n_warm ? "true" : "false");
+          json_string(fp, selected_by);
+          fputs("}\n", fp);
+        }
+        if (fclose(fp)) {
+          err = errno;
+          snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(err));
+        }
+      }
+    }
+    if (lines) {
+      for (int64_t j = 0; j < sel->n; j++) PetscCall(PetscFree(lines[j]));
+      PetscCall(PetscFree(lines));
+    }
+  }
+  WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Write PREFIX.h5 and PREFIX.jsonl for a selection, each atomically.
+
+  Collective on comm.
+
+  PREFIX.h5: /selection/{index,id,label,gain,objective,warm_start} in selection order; with -wn_scores,
+  /scores/{singleton_gain,selected,rank} for every candidate; attributes on "/" describe the run.
+**/
+PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, const wn_output_selection *s)
+{
+  PetscMPIInt         rank, size;
+  const wn_selection *sel = s->sel;
+  char                final[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN + 64];
+  wn_column           ids = {0}, labels = {0};
+  hid_t               file = -1;
+  int64_t             k0, nk, N = sel->n_candidates;
+  unsigned char      *warm;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (s->pool) {
+    PetscCall(wn_column_gather(&s->pool->layout, &s->pool->id, sel->n, sel->index, &ids));
+    PetscCall(wn_column_gather(&s->pool->layout, &s->pool->label, sel->n, sel->index, &labels));
+  }
+  k0 = 0;
+  nk = rank == 0 ? sel->n : 0; /* rank 0 writes the (replicated) selection; others take part collectively */
+
+  /* ---- PREFIX.h5 ---- */
+  PetscCall(PetscSNPrintf(final, sizeof(final), "%s.h5", prefix));
+  PetscCall(wn_output_temp_name(comm, final, tmp, sizeof(tmp)));
+  PetscCall(wn_h5_create(comm, tmp, &file));
+  PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/index", sel->n, k0, nk, sel->index));
+  if (ids.kind == WN_COLUMN_STRING) PetscCall(wn_h5_write_rows_strings(comm, file, "/selection/id", sel->n, k0, nk, ids.strings, ids.width));
+  else if (ids.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/id", sel->n, k0, nk, ids.ints));
+  else PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/id", sel->n, k0, nk, sel->index));
+  if (labels.kind == WN_COLUMN_STRING) PetscCall(wn_h5_write_rows_strings(comm, file, "/selection/label", sel->n, k0, nk, labels.strings, labels.width));
+  else if (labels.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/label", sel->n, k0, nk, labels.ints));
+  PetscCall(wn_h5_write_rows_double(comm, file, "/selection/gain", sel->n, k0, nk, sel->gain));
+  PetscCall(wn_h5_write_rows_double(comm, file, "/selection/objective", sel->n, k0, nk, sel->objective));
+  PetscCall(PetscMalloc1(sel->n + 1, &warm));
+  for (int64_t j = 0; j < sel->n; j++) warm[j] = j < sel->n_warm;
+  PetscCall(wn_h5_write_rows_uint8(comm, file, "/selection/warm_start", sel->n, k0, nk, warm));
+  PetscCall(PetscFree(warm));
+  if (s->cfg->scores && s->pool) {
+    const wn_layout *L = &s->pool->layout;
+    unsigned char   *flag;
+    int64_t         *pos;
+    PetscCall(PetscCalloc1(L->n_local + 1, &flag));
+    PetscCall(PetscMalloc1(L->n_local + 1, &pos));
+    for (int64_t i = 0; i < L->n_local; i++) pos[i] = -1;
+    for (int64_t j = 0; j < sel->n; j++) {
+      int64_t g = sel->index[j];
+      if (g >= L->row_start && g < L->row_start + L->n_local) {
+        flag[g - L->row_start] = 1;
+        pos[g - L->row_start]  = j + 1;
+      }
+    }
+    if (s->scores) PetscCall(wn_h5_write_rows_double(comm, file, "/scores/singleton_gain", N, L->row_start, L->n_local, s->scores));
+    PetscCall(wn_h5_write_rows_uint8(comm, file, "/scores/selected", N, L->row_start, L->n_local, flag));
+    PetscCall(wn_h5_write_rows_int64(comm, file, "/scores/rank", N, L->row_start, L->n_local, pos));
+    PetscCall(PetscFree(flag));
+    PetscCall(PetscFree(pos));
+  }
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "method", s->method));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "citation", s->citation));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "winnow_version", PACKAGE_VERSION));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "checksum", s->checksum));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "stop_reason", sel->stop_reason));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "deck", s->cfg->deck));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "ranks", size));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "n_candidates", N));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "n_selected", sel->n));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "n_warm_start", sel->n_warm));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "gain_evaluations", sel->evaluations));
+  PetscCall(wn_h5_attr_write_double(comm, file, "/", "objective", sel->n ? sel->objective[sel->n - 1] : 0.0));
+  {
+    size_t len = 1;
+    char  *opts;
+    for (int e = 0; e < s->cfg->n_entries; e++) len += strlen(s->cfg->entry_key[e]) + strlen(s->cfg->entry_value[e]) + 3;
+    PetscCall(PetscCalloc1(len, &opts));
+    for (int e = 0; e < s->cfg->n_entries; e++) {
+      strcat(opts, s->cfg->entry_key[e]);
+      strcat(opts, " ");
+      strcat(opts, s->cfg->entry_value[e]);
+      strcat(opts, "\n");
+    }
+    PetscCall(wn_h5_attr_write_string(comm, file, "/", "options", opts));
+    PetscCall(PetscFree(opts));
+  }
+  PetscCall(wn_h5_close(&file));
+  PetscCall(wn_output_commit(comm, tmp, final));
+
+  /* ---- PREFIX.jsonl ---- */
+  PetscCall(PetscSNPrintf(final, sizeof(final), "%s.jsonl", prefix));
+  PetscCall(wn_output_temp_name(comm, final, tmp, sizeof(tmp)));
+  PetscCall(output_write_jsonl(comm, tmp, s, &ids, &labels));
+  PetscCall(wn_output_commit(comm, tmp, final));
+  PetscCall(wn_column_destroy(&ids));
+  PetscCall(wn_column_destroy(&labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void yaml_string(FILE *fp, const char *s)
+{
+  fputc('"', fp);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', fp);
+    if (*s == '\n') fputs("\\n", fp);
+    else fputc(*s, fp);
+  }
+  fputc('"', fp);
+}
+
+/**
+  @brief Write the YAML provenance of the run (after CoMD's yamlAppInfo).
+
+  Collective on comm (reductions for the phase table); rank 0 writes, atomically.
+**/
+PetscErrorCode wn_output_write_provenance(MPI_Comm comm, const char *path, const wn_config *cfg, const wn_report *r)
+{
+  PetscMPIInt rank, size;
+  char        tmp[PETSC_MAX_PATH_LEN + 64], msg[2 * PETSC_MAX_PATH_LEN + 128] = "";
+  double      tmin[WN_PHASE_COUNT], tmax[WN_PHASE_COUNT], tsum[WN_PHASE_COUNT];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Allreduce(r->phase_time, tmin, WN_PHASE_COUNT, MPI_DOUBLE, MPI_MIN, comm));
+  PetscCallMPI(MPI_Allreduce(r->phase_time, tmax, WN_PHASE_COUNT, MPI_DOUBLE, MPI_MAX, comm));
+  PetscCallMPI(MPI_Allreduce(r->phase_time, tsum, WN_PHASE_COUNT, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCall(wn_output_temp_name(comm, path, tmp, sizeof(tmp)));
+  if (rank == 0) {
+    FILE          *fp = fopen(tmp, "w");
+    struct utsname u;
+    char           date[64], mpi_version[MPI_MAX_LIBRARY_VERSION_STRING], *nl;
+    int            mpilen;
+    unsigned       h5maj, h5min, h5rel;
+    time_t         now = time(NULL);
+
+    if (!fp) snprintf(msg, sizeof(msg), "cannot create '%s': %s", tmp, strerror(errno));
+    else {
+      uname(&u);
+      strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+      MPI_Get_library_version(mpi_version, &mpilen);
+      if ((nl = strchr(mpi_version, '\n'))) *nl = 0;
+      if ((nl = strchr(mpi_version, ','))) *nl = 0;
+      H5get_libversion(&h5maj, &h5min, &h5rel);
+      fprintf(fp, "# winnow run provenance (doc/formats.md)\nwinnow:\n  version: %s\n  git: %s\n", PACKAGE_VERSION, WN_GIT_DESCRIBE);
+      fprintf(fp, "  compiler: ");
+      yaml_string(fp, WN_CC_VERSION);
+      fprintf(fp, "\n  cflags: ");
+      yaml_string(fp, WN_CFLAGS);
+      fprintf(fp, "\n  configure: ");
+      yaml_string(fp, WN_CONFIGURE_ARGS);
+      fprintf(fp, "\nlibraries:\n  petsc: %d.%d.%d\n  hdf5: %u.%u.%u\n  mpi: ", PETSC_VERSION_MAJOR, PETSC_VERSION_MINOR, PETSC_VERSION_SUBMINOR, h5maj, h5min, h5rel);
+      yaml_string(fp, mpi_version);
+      fprintf(fp, "\n  openblas_core: %s\n  openblas_note: ", wn_blas_core());
+      yaml_string(fp, wn_blas_fix_note());
+      fprintf(fp, "\nrun:\n  host: %s\n  date: %s\n  ranks: %d\n  subcommand: %s\n  deck: ", u.nodename, date, size, wn_command_names[cfg->command]);
+      yaml_string(fp, cfg->deck);
+      fprintf(fp, "\noptions:\n");
+      for (int e = 0; e < cfg->n_entries; e++) {
+        fprintf(fp, "  %s: ", cfg->entry_key[e] + 1);
+        yaml_string(fp, cfg->entry_value[e]);
+        fputc('\n', fp);
+      }
+      fprintf(fp, "phases:\n");
+      for (int p = 0; p < WN_PHASE_COUNT; p++) fprintf(fp, "  %s: {min_s: %.6f, mean_s: %.6f, max_s: %.6f}\n", wn_phase_names[p], tmin[p], tsum[p] / size, tmax[p]);
+      fprintf(fp, "checks:\n");
+      for (int c = 0; c < r->n_checks; c++) {
+        fprintf(fp, "  %s: {passed: %s, detail: ", r->check_name[c], r->check_passed[c] ? "true" : "false");
+        yaml_string(fp, r->check_detail[c]);
+        fprintf(fp, "}\n");
+      }
+      fprintf(fp, "result: ");
+      yaml_string(fp, r->result);
+      fputc('\n', fp);
+      if (fclose(fp)) snprintf(msg, sizeof(msg), "cannot write '%s': %s", tmp, strerror(errno));
+    }
+  }
+  WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
+  PetscCall(wn_output_commit(comm, tmp, path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

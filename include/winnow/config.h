@@ -1,3 +1,83 @@
-/* config.h - placeholder */
+/* config.h - wn_config: every input key of winnow, typed, with its default and unit.
+ *
+ * Owns: reading the PETSc options database (decks are options files, the command line overrides the
+ * deck), validating values with collective checks, refusing unknown -wn_ keys (with the closest known
+ * key as a hint), and echoing the resolved configuration from rank 0. `winnow -help` is generated
+ * from the same calls, so it lists every key with its default and unit.
+ * Leaves to other modules: what the values mean.
+ */
 #pragma once
+
 #include <winnow/error.h>
+#include <winnow/data.h>
+#include <winnow/kernel.h>
+#include <winnow/greedy.h>
+
+typedef enum { WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
+PETSC_EXTERN const char *const wn_command_names[];
+
+#define WN_CONFIG_MAX_ENTRIES 96
+
+typedef struct {
+  wn_command command;
+  char       deck[PETSC_MAX_PATH_LEN];      /* options file given after the subcommand ("" = none) */
+  char       info_file[PETSC_MAX_PATH_LEN]; /* `winnow info FILE` */
+
+  /* inputs */
+  wn_input_spec candidates;                 /* -wn_candidates, -wn_candidates_dataset, -wn_ids_dataset, -wn_labels_dataset */
+  wn_input_spec targets;                    /* -wn_targets, -wn_targets_dataset */
+  wn_input_spec private_set;                /* -wn_private, -wn_private_dataset (FLCG's existing data P) */
+  char          records[PETSC_MAX_PATH_LEN];/* -wn_records: JSONL whose line i is candidate i (copied into the output) */
+
+  /* kernel stage */
+  wn_kernel_params kernel;                  /* -wn_kernel_metric, _gamma, _minmax, _tile_rows, _tile_cols */
+  char   kernel_file[PETSC_MAX_PATH_LEN];   /* -wn_kernel_file: written by `kernel`, read by `select` */
+  char   kernel_dataset[256];               /* -wn_kernel_dataset (main kernel) */
+  char   query_kernel_dataset[256];         /* -wn_query_kernel_dataset (FLMI's pool-by-target kernel) */
+  char   private_kernel_dataset[256];       /* -wn_private_kernel_dataset (FLCG's pool-by-private kernel) */
+  char   kernel_orientation[32];            /* -wn_kernel_orientation: default when a file has no attribute */
+  PetscBool kernel_keep;                    /* -wn_kernel_keep: `run` also writes the kernel file */
+  double memory_limit;                      /* -wn_memory_limit, bytes per rank */
+  char   memory_limit_text[64];
+
+  /* selection */
+  char           method[32];                /* -wn_method */
+  char           budget_text[64];           /* -wn_budget: count, fraction or percent */
+  wn_greedy_kind greedy;                    /* -wn_greedy naive|lazy */
+  double         min_gain;                  /* -wn_min_gain */
+  double         flmi_eta;                  /* -wn_flmi_eta */
+  double         flcg_nu;                   /* -wn_flcg_nu */
+  char           warm_start[PETSC_MAX_PATH_LEN]; /* -wn_warm_start: text file of ids */
+  double         progress_interval;         /* -wn_progress, seconds */
+  char           quality_label[256];        /* -wn_quality_label: label counted as "on target" in the report */
+
+  /* outputs */
+  char      output[PETSC_MAX_PATH_LEN];     /* -wn_output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml */
+  PetscBool scores;                         /* -wn_scores: per-candidate scores and selected flag */
+  PetscBool jsonl_all;                      /* -wn_jsonl_all: every candidate in the JSONL with a selected flag */
+
+  /* bench */
+  int64_t bench_n, bench_m, bench_d, bench_k;
+  PetscInt bench_repeat;
+
+  /* the resolved configuration, in reading order, for the echo and the provenance file */
+  int  n_entries;
+  char entry_key[WN_CONFIG_MAX_ENTRIES][48];
+  char entry_value[WN_CONFIG_MAX_ENTRIES][PETSC_MAX_PATH_LEN];
+  char entry_unit[WN_CONFIG_MAX_ENTRIES][24];
+} wn_config;
+
+/* Split `winnow SUBCOMMAND [DECK] [options]` before PetscInitialize: returns the subcommand, the deck path
+ * (or "") and removes both from argv. Pure (no MPI); *error gets a message for an unknown subcommand. */
+PETSC_EXTERN wn_command wn_config_parse_command(int *argc, char ***argv, char *deck, size_t decklen, char *info_file, size_t infolen, const char **error);
+
+/* Read, validate and echo the configuration. Collective on comm. Errors: bad values, unknown -wn_ keys. */
+PETSC_EXTERN PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *deck, const char *info_file, wn_config *cfg);
+/* Print the resolved configuration on rank 0 of comm (HPL's echo). Collective. */
+PETSC_EXTERN PetscErrorCode wn_config_echo(MPI_Comm comm, const wn_config *cfg, FILE *fp);
+/* Error (from rank 0) if any -wn_ option in the database was never read; names the closest known key. Collective. */
+PETSC_EXTERN PetscErrorCode wn_config_check_unknown(MPI_Comm comm, const wn_config *cfg);
+/* Default memory limit per rank: physical memory of this node divided by the ranks on it. Collective. */
+PETSC_EXTERN PetscErrorCode wn_config_default_memory_limit(MPI_Comm comm, double *bytes);
+/* Edit distance used for "did you mean" hints (pure). */
+PETSC_EXTERN int wn_config_edit_distance(const char *a, const char *b);

@@ -1,3 +1,64 @@
-/* method.h - placeholder */
+/* method.h - the selection methods as one table (IOR's aiori / libCEED's backends).
+ *
+ * Owns: the wn_method record every method fills in, the problem a method is handed (data and kernels
+ * already loaded, budget and warm start resolved), and the lookup by name. Adding a paper means one file
+ * in src/methods/, one row in src/method.c and one test suite.
+ */
 #pragma once
+
 #include <winnow/error.h>
+#include <winnow/data.h>
+#include <winnow/kernel.h>
+#include <winnow/greedy.h>
+#include <winnow/report.h>
+
+
+
+/* Which kernels a method needs (the kernel stage builds or loads exactly these). */
+enum {
+  WN_NEEDS_TARGET_KERNEL  = 1, /* main kernel K[c, t] over the target set (N x M) */
+  WN_NEEDS_POOL_KERNEL    = 2, /* main kernel K[c, i] over the pool itself (N x N) */
+  WN_NEEDS_QUERY_KERNEL   = 4, /* second kernel: pool x targets (FLMI's SQ) */
+  WN_NEEDS_PRIVATE_KERNEL = 8  /* second kernel: pool x existing data (FLCG's SP) */
+};
+
+typedef struct {
+  MPI_Comm        comm;        /* borrowed */
+  const void     *cfg;         /* the wn_config (borrowed; void to keep this header light) */
+  wn_pool        *pool;        /* candidates (ids, labels; embedding may be NULL in `select`), borrowed */
+  wn_targets     *targets;     /* may be NULL, borrowed */
+  wn_kernel      *K;           /* main kernel, borrowed */
+  wn_kernel      *K_query;     /* FLMI's pool x target kernel or NULL, borrowed */
+  wn_kernel      *K_private;   /* FLCG's pool x existing-data kernel or NULL, borrowed */
+  wn_greedy_params greedy;     /* budget, warm start, stop rule, progress: resolved */
+  double          param_eta;   /* FLMI eta */
+  double          param_nu;    /* FLCG nu */
+  PetscBool       want_scores; /* fill *scores with each local candidate's singleton gain */
+  wn_report      *report;      /* checks are recorded here, borrowed */
+} wn_problem;
+
+typedef struct {
+  const char *name;     /* value of -wn_method */
+  const char *summary;  /* one line for -help and the report */
+  const char *citation; /* paper / code it implements */
+  unsigned    needs;    /* WN_NEEDS_* */
+  /* Select on prob. Collective. *sel owned by the caller; *scores (n_local doubles, PetscMalloc) when
+   * prob->want_scores, else left NULL. */
+  PetscErrorCode (*select)(wn_problem *prob, wn_selection **sel, double **scores);
+} wn_method;
+
+PETSC_EXTERN const wn_method *wn_method_find(const char *name);
+PETSC_EXTERN const char      *wn_method_list(void); /* "fl, fl_pool, flmi, flcg" */
+PETSC_EXTERN PetscErrorCode   wn_method_print_help(MPI_Comm comm, FILE *fp);
+
+/* The methods, one file per paper (src/methods/). */
+PETSC_EXTERN PetscErrorCode wn_select_fl(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_fl_pool(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_flmi(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_flcg(wn_problem *prob, wn_selection **sel, double **scores);
+
+/* Shared by the facility-location family (src/methods/facility_location.c): run the greedy engine on the
+ * FL-family objective with the given caps/floors (n_cols arrays or NULL, copied), fill the optional
+ * singleton-gain scores, and record the correctness checks (objective recomputed from scratch, gains
+ * non-increasing, no duplicates). Collective. */
+PETSC_EXTERN PetscErrorCode wn_facility_run(wn_problem *prob, const wn_kernel *K, const float *cap, const float *floor0, wn_selection **sel, double **scores);

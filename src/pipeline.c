@@ -1,0 +1,482 @@
+/* pipeline.c - the stages of a winnow run (DESIGN.md section 2): load -> kernel -> select -> write ->
+ * report, and what each stage reads and writes.
+ * Owns: the memory estimate printed and enforced before the big allocations, budget and warm-start
+ * resolution, the quality report on labelled data, and the summary lines of each stage.
+ * Leaves to other modules: file formats (data.c, h5io.c, kernel_io.c, output.c), kernels (kernel.c),
+ * the greedy engine (greedy.c) and the methods (src/methods/).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <wn_autoconf.h>
+#include <winnow/blas.h>
+#include <winnow/h5io.h>
+#include <winnow/output.h>
+#include <winnow/pipeline.h>
+#include <winnow/util.h>
+
+PetscErrorCode wn_run_init(MPI_Comm comm, wn_config *cfg, wn_run *run)
+{
+  PetscFunctionBeginUser;
+  memset(run, 0, sizeof(*run));
+  run->comm   = comm;
+  run->cfg    = cfg;
+  run->method = wn_method_find(cfg->method);
+  PetscCheck(run->method, comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown method '%s'", cfg->method);
+  PetscCall(wn_report_init(comm, &run->report));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode wn_run_destroy(wn_run *run)
+{
+  PetscFunctionBeginUser;
+  PetscCall(wn_selection_destroy(&run->sel));
+  PetscCall(PetscFree(run->scores));
+  PetscCall(PetscFree(run->warm));
+  PetscCall(wn_kernel_destroy(&run->K));
+  PetscCall(wn_kernel_destroy(&run->K_query));
+  PetscCall(wn_kernel_destroy(&run->K_private));
+  PetscCall(wn_targets_destroy(&run->targets));
+  PetscCall(wn_targets_destroy(&run->private_set));
+  PetscCall(wn_pool_destroy(&run->pool));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static const char *dtype_name(int t) { return t == WN_DTYPE_F64 ? "float64" : "float32"; }
+
+/**
+  @brief Load the candidate pool and the embeddings the method's kernels are computed against.
+
+  Collective on run->comm. Every rank reads only its own candidate rows; targets are replicated.
+**/
+PetscErrorCode wn_pipeline_load(wn_run *run)
+{
+  wn_config *cfg = run->cfg;
+  unsigned   needs = run->method->needs;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
+  PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
+  PetscCall(PetscPrintf(run->comm, "candidates: %lld x %lld %s from %s%s%s%s%s\n", (long long)run->pool->layout.n_global, (long long)run->pool->d, dtype_name(run->pool->file_dtype), cfg->candidates.path,
+                        run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : "", "", ""));
+  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
+    PetscCall(wn_targets_read(run->comm, &cfg->targets, run->pool->d, &run->targets));
+    PetscCall(PetscPrintf(run->comm, "targets:    %lld x %lld %s from %s (replicated)\n", (long long)run->targets->m, (long long)run->targets->d, dtype_name(run->targets->file_dtype), cfg->targets.path));
+  }
+  if (needs & WN_NEEDS_PRIVATE_KERNEL) {
+    PetscCall(wn_targets_read(run->comm, &cfg->private_set, run->pool->d, &run->private_set));
+    PetscCall(PetscPrintf(run->comm, "existing:   %lld x %lld %s from %s (replicated)\n", (long long)run->private_set->m, (long long)run->private_set->d, dtype_name(run->private_set->file_dtype), cfg->private_set.path));
+  }
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_LOAD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode wn_pipeline_load_metadata(wn_run *run)
+{
+  wn_config *cfg = run->cfg;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
+  if (cfg->candidates.path[0]) {
+    PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
+    PetscCall(PetscPrintf(run->comm, "candidates: %lld rows from %s%s%s\n", (long long)run->pool->layout.n_global, cfg->candidates.path, run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : ""));
+  }
+  if (cfg->targets.path[0] && !cfg->quality_label[0]) PetscCall(wn_targets_read(run->comm, &cfg->targets, run->pool ? run->pool->d : 0, &run->targets));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_LOAD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Print the per-rank memory need (largest rank) and refuse when it exceeds the limit. Collective. */
+static PetscErrorCode pipeline_memory_check(wn_run *run, double bytes_local, const char *what)
+{
+  double need;
+  char   b1[32], b2[32];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Allreduce(&bytes_local, &need, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+  PetscCall(PetscPrintf(run->comm, "memory: %s needs %s on the largest rank (limit %s per rank, -wn_memory_limit)\n", what, wn_format_bytes(need, b1, sizeof(b1)), wn_format_bytes(run->cfg->memory_limit, b2, sizeof(b2))));
+  PetscCheck(need <= run->cfg->memory_limit, run->comm, PETSC_ERR_MEM,
+             "%s needs %s per rank but the limit is %s (-wn_memory_limit): run on more ranks or nodes, or use a method whose kernel is N x M (fl) instead of N x N", what, wn_format_bytes(need, b1, sizeof(b1)),
+             wn_format_bytes(run->cfg->memory_limit, b2, sizeof(b2)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode pipeline_kernel_source(wn_kernel *K, const char *rows, const char *cols)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(K->source, sizeof(K->source), "%s x %s", rows, cols));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Compute the kernels the method needs, in sgemm tiles, after the memory check.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_kernel(wn_run *run)
+{
+  wn_config *cfg   = run->cfg;
+  unsigned   needs = run->method->needs;
+  wn_pool   *pool  = run->pool;
+  int64_t    N = pool->layout.n_global, nl = pool->layout.n_local, d = pool->d;
+  double     bytes = (double)nl * (double)d * sizeof(float);
+  char       what[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_KERNEL));
+  if (needs & WN_NEEDS_POOL_KERNEL) bytes += wn_kernel_bytes(nl, N, d, &cfg->kernel);
+  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) bytes += wn_kernel_bytes(nl, run->targets->m, d, &cfg->kernel);
+  if (needs & WN_NEEDS_PRIVATE_KERNEL) bytes += wn_kernel_bytes(nl, run->private_set->m, d, &cfg->kernel);
+  PetscCall(PetscSNPrintf(what, sizeof(what), "the %s kernel stage (%s%s%s float32 rows)", cfg->method, (needs & WN_NEEDS_POOL_KERNEL) ? "N x N pool" : "", (needs & WN_NEEDS_POOL_KERNEL) && (needs & ~WN_NEEDS_POOL_KERNEL) ? " + " : "",
+                          (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) ? "N x M target" : ((needs & WN_NEEDS_PRIVATE_KERNEL) ? "N x P existing-data" : "")));
+  PetscCall(pipeline_memory_check(run, bytes, what));
+
+  if (needs & WN_NEEDS_POOL_KERNEL) {
+    float *all = NULL;
+    PetscCall(wn_pool_allgather_embedding(pool, &all));
+    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, N, all, &cfg->kernel, "pool", &run->K));
+    PetscCall(PetscFree(all));
+    PetscCall(pipeline_kernel_source(run->K, cfg->candidates.path, cfg->candidates.path));
+  }
+  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
+    wn_kernel **dst = (needs & WN_NEEDS_TARGET_KERNEL) ? &run->K : &run->K_query;
+    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->targets->m, run->targets->embedding, &cfg->kernel, "targets", dst));
+    PetscCall(pipeline_kernel_source(*dst, cfg->candidates.path, cfg->targets.path));
+  }
+  if (needs & WN_NEEDS_PRIVATE_KERNEL) {
+    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->private_set->m, run->private_set->embedding, &cfg->kernel, "private", &run->K_private));
+    PetscCall(pipeline_kernel_source(run->K_private, cfg->candidates.path, cfg->private_set.path));
+  }
+  PetscCall(PetscPrintf(run->comm, "kernel: %s metric%s, main kernel %lld x %lld%s\n", wn_metric_names[cfg->kernel.metric], cfg->kernel.minmax ? " with global min-max scaling" : "", (long long)N, (long long)run->K->n_cols,
+                        run->K_query ? " + query kernel" : (run->K_private ? " + existing-data kernel" : "")));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_KERNEL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Write the kernels to -wn_kernel_file: a temporary file renamed when complete.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_write_kernels(wn_run *run)
+{
+  wn_config *cfg  = run->cfg;
+  hid_t      file = -1;
+  char       tmp[PETSC_MAX_PATH_LEN + 64];
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_WRITE));
+  PetscCall(wn_output_temp_name(run->comm, cfg->kernel_file, tmp, sizeof(tmp)));
+  PetscCall(wn_h5_create(run->comm, tmp, &file));
+  PetscCall(wn_kernel_write(run->comm, file, cfg->kernel_dataset, run->K));
+  if (run->K_query) PetscCall(wn_kernel_write(run->comm, file, cfg->query_kernel_dataset, run->K_query));
+  if (run->K_private) PetscCall(wn_kernel_write(run->comm, file, cfg->private_kernel_dataset, run->K_private));
+  PetscCall(wn_h5_attr_write_string(run->comm, file, "/", "method", cfg->method));
+  PetscCall(wn_h5_attr_write_string(run->comm, file, "/", "winnow_version", PACKAGE_VERSION));
+  PetscCall(wn_h5_close(&file));
+  PetscCall(wn_output_commit(run->comm, tmp, cfg->kernel_file));
+  PetscCall(PetscPrintf(run->comm, "kernel file: %s (%s%s%s)\n", cfg->kernel_file, cfg->kernel_dataset, run->K_query ? ", " : (run->K_private ? ", " : ""), run->K_query ? cfg->query_kernel_dataset : (run->K_private ? cfg->private_kernel_dataset : "")));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_WRITE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rows (candidates) and columns of a kernel dataset, honouring its orientation attribute. Collective. */
+static PetscErrorCode pipeline_kernel_shape(wn_run *run, const char *dataset, int64_t *n_rows, int64_t *n_cols)
+{
+  hid_t      file = -1;
+  wn_h5_info info;
+  char       orient[64];
+  PetscBool  found;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_h5_open(run->comm, run->cfg->kernel_file, PETSC_FALSE, &file));
+  PetscCall(wn_h5_info_get(run->comm, file, run->cfg->kernel_file, dataset, &info));
+  PetscCall(wn_h5_attr_read_string(run->comm, file, dataset, "orientation", orient, sizeof(orient), &found));
+  PetscCall(wn_h5_close(&file));
+  PetscCheck(info.ndim == 2, run->comm, PETSC_ERR_ARG_WRONG, "kernel dataset %s in '%s' is %d-D; expected a 2-D matrix", dataset, run->cfg->kernel_file, info.ndim);
+  if (!found) PetscCall(PetscStrncpy(orient, run->cfg->kernel_orientation, sizeof(orient)));
+  if (!strcmp(orient, "target-major")) {
+    *n_rows = info.dims[1];
+    *n_cols = info.dims[0];
+  } else {
+    *n_rows = info.dims[0];
+    *n_cols = info.dims[1];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief `select`: read the kernels the method needs from -wn_kernel_file, after the memory check.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_read_kernels(wn_run *run)
+{
+  wn_config *cfg   = run->cfg;
+  unsigned   needs = run->method->needs;
+  int64_t    N, T, Nq = 0, Tq = 0;
+  wn_layout  layout;
+  double     bytes;
+  const char *second = (needs & WN_NEEDS_QUERY_KERNEL) ? cfg->query_kernel_dataset : ((needs & WN_NEEDS_PRIVATE_KERNEL) ? cfg->private_kernel_dataset : NULL);
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_KERNEL));
+  PetscCall(pipeline_kernel_shape(run, cfg->kernel_dataset, &N, &T));
+  if (second) {
+    PetscCall(pipeline_kernel_shape(run, second, &Nq, &Tq));
+    PetscCheck(Nq == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s has %lld candidate rows but %s has %lld", second, (long long)Nq, cfg->kernel_dataset, (long long)N);
+  }
+  if (run->pool) PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s in '%s' has %lld candidate rows but %s has %lld candidates", cfg->kernel_dataset, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global);
+  PetscCheck(!(needs & WN_NEEDS_POOL_KERNEL) || T == N, run->comm, PETSC_ERR_ARG_SIZ, "method %s needs an N x N pool kernel but %s in '%s' is %lld x %lld", cfg->method, cfg->kernel_dataset, cfg->kernel_file, (long long)N, (long long)T);
+  PetscCall(wn_layout_init(run->comm, N, &layout));
+  bytes = (double)layout.n_local * (double)(T + Tq) * sizeof(float);
+  PetscCall(pipeline_memory_check(run, bytes, "reading the kernels"));
+  PetscCall(wn_kernel_read(&layout, cfg->kernel_file, cfg->kernel_dataset, cfg->kernel_orientation, &run->K));
+  if (needs & WN_NEEDS_QUERY_KERNEL) PetscCall(wn_kernel_read(&layout, cfg->kernel_file, cfg->query_kernel_dataset, cfg->kernel_orientation, &run->K_query));
+  if (needs & WN_NEEDS_PRIVATE_KERNEL) PetscCall(wn_kernel_read(&layout, cfg->kernel_file, cfg->private_kernel_dataset, cfg->kernel_orientation, &run->K_private));
+  PetscCall(PetscPrintf(run->comm, "kernel: %lld x %lld from %s:%s%s%s\n", (long long)N, (long long)T, cfg->kernel_file, cfg->kernel_dataset, second ? " and " : "", second ? second : ""));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_KERNEL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Warm start: rank 0 reads the ids (one per line; blank lines and # comments skipped), every rank maps
+ * them to rows. Collective. */
+static PetscErrorCode pipeline_warm_start(wn_run *run)
+{
+  PetscMPIInt rank;
+  char       *buf = NULL, msg[PETSC_MAX_PATH_LEN + 64] = "";
+  long        len = 0;
+  int64_t     n = 0;
+  const char **ids;
+
+  PetscFunctionBeginUser;
+  if (!run->cfg->warm_start[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(run->cfg->warm_start, "rb");
+    if (!fp) snprintf(msg, sizeof(msg), "cannot open warm-start file '%s': %s", run->cfg->warm_start, strerror(errno));
+    else {
+      fseek(fp, 0, SEEK_END);
+      len = ftell(fp);
+      fseek(fp, 0, SEEK_SET);
+      PetscCall(PetscMalloc1(len + 1, &buf));
+      if (len && fread(buf, 1, (size_t)len, fp) != (size_t)len) snprintf(msg, sizeof(msg), "cannot read warm-start file '%s'", run->cfg->warm_start);
+      buf[len] = 0;
+      fclose(fp);
+    }
+  }
+  WN_CHECK_ALL(run->comm, msg[0] == 0, PETSC_ERR_FILE_OPEN, "%s", msg);
+  PetscCallMPI(MPI_Bcast(&len, 1, MPI_LONG, 0, run->comm));
+  if (rank) PetscCall(PetscMalloc1(len + 1, &buf));
+  PetscCallMPI(MPI_Bcast(buf, (int)len + 1, MPI_CHAR, 0, run->comm));
+  /* split into trimmed lines in place */
+  PetscCall(PetscMalloc1(len / 2 + 2, &ids));
+  for (char *line = buf, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    while (*line == ' ' || *line == '\t') line++;
+    for (char *e = line + strlen(line); e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'); e--) e[-1] = 0;
+    if (*line && *line != '#') ids[n++] = line;
+  }
+  PetscCheck(n > 0, run->comm, PETSC_ERR_ARG_WRONG, "warm-start file '%s' holds no ids", run->cfg->warm_start);
+  PetscCall(PetscMalloc1(n, &run->warm));
+  if (run->pool) PetscCall(wn_pool_find_ids(run->pool, n, ids, run->warm));
+  else {
+    for (int64_t j = 0; j < n; j++) {
+      char *end;
+      run->warm[j] = strtoll(ids[j], &end, 10);
+      PetscCheck(*end == 0, run->comm, PETSC_ERR_ARG_WRONG, "warm-start id '%s' is not a row number (give -wn_candidates to match ids)", ids[j]);
+    }
+  }
+  run->n_warm = n;
+  PetscCall(PetscFree(ids));
+  PetscCall(PetscFree(buf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Resolve the budget and the warm start, then run the method on the greedy engine.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_select(wn_run *run)
+{
+  wn_config *cfg = run->cfg;
+  wn_problem prob;
+  int64_t    N = run->K->layout.n_global, budget;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_SELECT));
+  PetscCall(wn_parse_budget(run->comm, cfg->budget_text, N, &budget));
+  PetscCall(pipeline_warm_start(run));
+  PetscCheck(run->n_warm <= budget, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "the warm start holds %lld ids but the budget is %lld (the budget counts warm-start picks)", (long long)run->n_warm, (long long)budget);
+  memset(&prob, 0, sizeof(prob));
+  prob.comm                     = run->comm;
+  prob.cfg                      = cfg;
+  prob.pool                     = run->pool;
+  prob.targets                  = run->targets;
+  prob.K                        = run->K;
+  prob.K_query                  = run->K_query;
+  prob.K_private                = run->K_private;
+  prob.greedy.kind              = cfg->greedy;
+  prob.greedy.budget            = budget;
+  prob.greedy.min_gain          = cfg->min_gain;
+  prob.greedy.warm              = run->warm;
+  prob.greedy.n_warm            = run->n_warm;
+  prob.greedy.progress_interval = cfg->progress_interval;
+  prob.param_eta                = cfg->flmi_eta;
+  prob.param_nu                 = cfg->flcg_nu;
+  prob.want_scores              = (cfg->scores && run->pool) ? PETSC_TRUE : PETSC_FALSE;
+  prob.report                   = &run->report;
+  PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "", wn_greedy_kind_names[cfg->greedy]));
+  PetscCall(run->method->select(&prob, &run->sel, &run->scores));
+  wn_selection_checksum(run->sel->index, run->sel->n, run->checksum);
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_SELECT));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode wn_pipeline_write(wn_run *run)
+{
+  wn_output_selection out;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_WRITE));
+  memset(&out, 0, sizeof(out));
+  out.method   = run->method->name;
+  out.citation = run->method->citation;
+  out.cfg      = run->cfg;
+  out.pool     = run->pool;
+  out.sel      = run->sel;
+  out.scores   = run->scores;
+  out.checksum = run->checksum;
+  PetscCall(wn_output_write_selection(run->comm, run->cfg->output, &out));
+  PetscCall(PetscPrintf(run->comm, "outputs: %s.h5, %s.jsonl, %s.yaml\n", run->cfg->output, run->cfg->output, run->cfg->output));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_WRITE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Label text of local row i (pool) into buf. */
+static const char *pipeline_label(const wn_column *c, int64_t i, char *buf, size_t len) { return wn_column_text(c, i, -1, buf, len); }
+
+/* Quality on labelled data: share of the selection whose label is the target label, next to the share a
+ * random selection of the same size would give in expectation, and distinct labels covered. Collective. */
+static PetscErrorCode pipeline_quality(wn_run *run)
+{
+  wn_pool   *pool = run->pool;
+  char       qlabel[256] = "", buf[1024];
+  int64_t    counts[2] = {0, 0}, n_sel = run->sel->n, distinct = 0; /* pool count, selected count */
+  wn_column  sel_labels = {0};
+
+  PetscFunctionBeginUser;
+  if (!pool || pool->label.kind == WN_COLUMN_NONE) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscStrncpy(qlabel, run->cfg->quality_label, sizeof(qlabel)));
+  if (!qlabel[0] && run->targets && run->targets->label.kind != WN_COLUMN_NONE && run->targets->m > 0) {
+    PetscBool same = PETSC_TRUE;
+    char      first[1024];
+    PetscCall(PetscStrncpy(first, pipeline_label(&run->targets->label, 0, buf, sizeof(buf)), sizeof(first)));
+    for (int64_t t = 1; t < run->targets->m && same; t++)
+      if (strcmp(first, pipeline_label(&run->targets->label, t, buf, sizeof(buf)))) same = PETSC_FALSE;
+    if (same) PetscCall(PetscStrncpy(qlabel, first, sizeof(qlabel)));
+  }
+  PetscCall(wn_column_gather(&pool->layout, &pool->label, n_sel, run->sel->index, &sel_labels));
+  {
+    char **names;
+    PetscCall(PetscMalloc1(n_sel + 1, &names));
+    for (int64_t j = 0; j < n_sel; j++) PetscCall(PetscStrallocpy(pipeline_label(&sel_labels, j, buf, sizeof(buf)), &names[j]));
+    for (int64_t j = 0; j < n_sel; j++) {
+      PetscBool seen = PETSC_FALSE;
+      for (int64_t i = 0; i < j && !seen; i++)
+        if (!strcmp(names[i], names[j])) seen = PETSC_TRUE;
+      if (!seen) distinct++;
+      if (qlabel[0] && !strcmp(names[j], qlabel)) counts[1]++;
+    }
+    for (int64_t j = 0; j < n_sel; j++) PetscCall(PetscFree(names[j]));
+    PetscCall(PetscFree(names));
+  }
+  PetscCall(wn_column_destroy(&sel_labels));
+  PetscCall(wn_report_result(&run->report, "labels_covered", "%lld", (long long)distinct));
+  if (qlabel[0]) {
+    double share, random_share;
+    for (int64_t i = 0; i < pool->layout.n_local; i++)
+      if (!strcmp(pipeline_label(&pool->label, i, buf, sizeof(buf)), qlabel)) counts[0]++;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 1, MPI_INT64_T, MPI_SUM, run->comm));
+    share        = n_sel ? (double)counts[1] / (double)n_sel : 0.0;
+    random_share = (double)counts[0] / (double)pool->layout.n_global;
+    PetscCall(PetscPrintf(run->comm, "\nquality: %lld of %lld selected (%.1f%%) have the target label '%s'; random selection would give %.1f%% (%.1f of %lld); %lld distinct labels selected\n", (long long)counts[1], (long long)n_sel, 100 * share, qlabel,
+                          100 * random_share, random_share * n_sel, (long long)n_sel, (long long)distinct));
+    PetscCall(wn_report_result(&run->report, "target_label", "%s", qlabel));
+    PetscCall(wn_report_result(&run->report, "target_hits", "%lld", (long long)counts[1]));
+    PetscCall(wn_report_result(&run->report, "target_share", "%.4f", share));
+    PetscCall(wn_report_result(&run->report, "random_share", "%.4f", random_share));
+  } else PetscCall(PetscPrintf(run->comm, "\nquality: %lld distinct labels among %lld selected (no target label: set -wn_quality_label)\n", (long long)distinct, (long long)n_sel));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The first picks, for the user to see at a glance (rank 0). Collective (id gathering). */
+static PetscErrorCode pipeline_print_picks(wn_run *run, int64_t show)
+{
+  const wn_selection *sel = run->sel;
+  wn_column           ids = {0}, labels = {0};
+  char                b1[256], b2[256];
+
+  PetscFunctionBeginUser;
+  if (show > sel->n) show = sel->n;
+  if (run->pool) {
+    PetscCall(wn_column_gather(&run->pool->layout, &run->pool->id, show, sel->index, &ids));
+    PetscCall(wn_column_gather(&run->pool->layout, &run->pool->label, show, sel->index, &labels));
+  }
+  PetscCall(PetscPrintf(run->comm, "\nselection (%lld picks, stopped by %s; first %lld shown)\n  rank      index  gain            objective        id  [label]\n", (long long)sel->n, sel->stop_reason, (long long)show));
+  for (int64_t j = 0; j < show; j++)
+    PetscCall(PetscPrintf(run->comm, "  %4lld %10lld  %-15.8g %-15.8g  %s%s%s%s%s\n", (long long)(j + 1), (long long)sel->index[j], sel->gain[j], sel->objective[j], wn_column_text(&ids, j, sel->index[j], b1, sizeof(b1)), labels.kind != WN_COLUMN_NONE ? "  [" : "",
+                          labels.kind != WN_COLUMN_NONE ? wn_column_text(&labels, j, 0, b2, sizeof(b2)) : "", labels.kind != WN_COLUMN_NONE ? "]" : "", j < sel->n_warm ? "  (warm start)" : ""));
+  PetscCall(wn_column_destroy(&ids));
+  PetscCall(wn_column_destroy(&labels));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Report: first picks, quality on labelled data, phase table, checks, RESULT line, provenance.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_report(wn_run *run)
+{
+  wn_config  *cfg = run->cfg;
+  PetscMPIInt size;
+  char        path[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(run->comm, &size));
+  PetscCall(wn_report_result(&run->report, "command", "%s", wn_command_names[cfg->command]));
+  PetscCall(wn_report_result(&run->report, "method", "%s", cfg->method));
+  PetscCall(wn_report_result(&run->report, "ranks", "%d", size));
+  if (run->K) {
+    PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)run->K->layout.n_global));
+    PetscCall(wn_report_result(&run->report, "t", "%lld", (long long)run->K->n_cols));
+  }
+  if (run->pool && run->pool->d) PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)run->pool->d));
+  if (run->targets) PetscCall(wn_report_result(&run->report, "m", "%lld", (long long)run->targets->m));
+  PetscCall(wn_report_result(&run->report, "metric", "%s", wn_metric_names[cfg->kernel.metric]));
+  if (run->sel) {
+    const wn_selection *sel = run->sel;
+    PetscCall(pipeline_print_picks(run, 10));
+    PetscCall(PetscPrintf(run->comm, "\nobjective %.10g after %lld picks; %lld gain evaluations (%s greedy; naive would need about %lld)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations,
+                          wn_greedy_kind_names[cfg->greedy], (long long)(sel->n * sel->n_candidates - sel->n * (sel->n - 1) / 2), run->checksum));
+    PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)(run->sel->n)));
+    PetscCall(wn_report_result(&run->report, "warm", "%lld", (long long)sel->n_warm));
+    PetscCall(wn_report_result(&run->report, "greedy", "%s", wn_greedy_kind_names[cfg->greedy]));
+    PetscCall(wn_report_result(&run->report, "evaluations", "%lld", (long long)sel->evaluations));
+    PetscCall(wn_report_result(&run->report, "objective", "%.10g", sel->n ? sel->objective[sel->n - 1] : 0.0));
+    PetscCall(wn_report_result(&run->report, "stop", "%s", sel->stop_reason));
+    PetscCall(wn_report_result(&run->report, "checksum", "%s", run->checksum));
+    PetscCall(pipeline_quality(run));
+  }
+  PetscCall(wn_report_result(&run->report, "blas_core", "%s", wn_blas_core()));
+  PetscCall(wn_report_print(&run->report, PETSC_STDOUT));
+  if (cfg->command == WN_CMD_KERNEL) PetscCall(PetscSNPrintf(path, sizeof(path), "%s.yaml", cfg->kernel_file));
+  else PetscCall(PetscSNPrintf(path, sizeof(path), "%s.yaml", cfg->output));
+  PetscCall(wn_output_write_provenance(run->comm, path, cfg, &run->report));
+  PetscCall(PetscPrintf(run->comm, "provenance: %s\n", path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
