@@ -39,11 +39,12 @@ PetscErrorCode wn_parse_budget(MPI_Comm comm, const char *text, int64_t n, int64
   PetscCheck(*end == 0 || (percent && end == text + len - 1), comm, PETSC_ERR_ARG_WRONG, "-wn_budget '%s' has trailing characters: %s", text, hint);
   fraction = (percent || strchr(text, '.') || strchr(text, 'e') || strchr(text, 'E')) ? PETSC_TRUE : PETSC_FALSE;
   if (percent) v /= 100.0;
-  if (fraction && !percent && v >= 1.0 && v == floor(v)) fraction = PETSC_FALSE; /* "100.0" is a count */
+  if (fraction && !percent && v > 1.0 && v == floor(v)) fraction = PETSC_FALSE; /* "100.0" is a count, "1.0" all */
   if (fraction) {
     PetscCheck(v > 0 && v <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_budget '%s' is a fraction outside (0, 1]: %s", text, hint);
-    *budget = (int64_t)floor(v * (double)n);
-    PetscCheck(*budget >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_budget '%s' of a pool of %lld examples selects nothing", text, (long long)n);
+    int64_t b = (int64_t)floor(v * (double)n);
+    PetscCheck(b >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_budget '%s' of a pool of %lld examples selects nothing", text, (long long)n);
+    *budget = b;
   } else {
     PetscCheck(v >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_budget must be positive, got '%s'", text);
     PetscCheck(v == floor(v), comm, PETSC_ERR_ARG_WRONG, "-wn_budget '%s' is not a whole number of examples: %s", text, hint);
