@@ -26,6 +26,8 @@ static const char help[] = "winnow: distributed data selection for fine-tuning (
                            "A deck is a PETSc options file (inputs/*.opts); the command line overrides it.\n"
                            "Every -wn_ key is listed below with its default; see doc/decks.md and `man doc/winnow.1`.\n\n";
 
+static PetscBool wn_checks_failed = PETSC_FALSE;
+
 static PetscErrorCode winnow(wn_command command, const char *deck, const char *info_file)
 {
   wn_config cfg;
@@ -75,6 +77,7 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
     break;
   }
   PetscCall(wn_pipeline_report(&run)); /* phase table, checks, RESULT line, provenance */
+  wn_checks_failed = wn_report_passed(&run.report) ? PETSC_FALSE : PETSC_TRUE;
   PetscCall(wn_run_destroy(&run));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -128,5 +131,5 @@ int main(int argc, char **argv)
   }
   ierr = PetscFinalize();
   (void)MPI_Finalize();
-  return ierr ? 1 : 0;
+  return ierr ? 1 : (wn_checks_failed ? 3 : 0);
 }
