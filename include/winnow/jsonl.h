@@ -17,7 +17,8 @@
  *  - a \u escape of a surrogate must be a complete high+low pair; lone surrogates are errors (they
  *    cannot be converted to UTF-8);
  *  - \u0000 is accepted and decodes to a NUL byte, so decoded strings report their length;
- *  - duplicate keys are accepted (RFC 8259 leaves them to the reader); lookups return the FIRST one.
+ *  - duplicate keys are accepted (RFC 8259 leaves them to the reader); lookups return the FIRST one;
+ *  - a UTF-8 byte-order mark is not skipped (RFC 8259 forbids emitting one): strip it before parsing.
  *
  * Errors: a malformed line is not a PETSc error. It is reported in wn_jsonl_status, so the caller can
  * name the file and line and agree across ranks (WN_CHECK_ALL). PETSc errors are raised only for misuse
