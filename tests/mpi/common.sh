@@ -116,3 +116,9 @@ wn_result_field() {
 }
 
 wn_mpi_env
+
+# Numbered-style helpers for scripts that keep their own test counter (numbers must run 1, 2, ...):
+#   tap OK N DESC      ok when OK is 1;   tap_rc RC N DESC   ok when RC is 0;   wn_tmpdir = wn_mktemp
+tap() { if [ "$1" = 1 ]; then wn_ok "$3"; else wn_not_ok "$3"; fi; }
+tap_rc() { if [ "$1" = 0 ]; then wn_ok "$3"; else wn_not_ok "$3"; fi; }
+wn_tmpdir() { wn_mktemp "$@"; }

@@ -7,7 +7,6 @@ W="$top_builddir/src/winnow"
 data=${WN_FIORI_DIR:-$top_srcdir/data/fiori}
 if [ ! -f "$data/fiori.h5" ]; then echo "1..0 # SKIP no demo data in $data (run inputs/fiori/prepare.sh or ./setup.sh)"; exit 0; fi
 dir=$(wn_tmpdir)
-trap 'rm -rf "$dir"' EXIT
 echo "1..4"
 i=0
 for deck in demo_fiori_fl demo_fiori_flmi; do

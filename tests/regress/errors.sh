@@ -7,7 +7,6 @@ W="$top_builddir/src/winnow"
 MK="$top_builddir/tests/tools/mkdata"
 NP=${ERRORS_NP:-3}
 dir=$(wn_tmpdir)
-trap 'rm -rf "$dir"' EXIT
 "$MK" "$dir/good.h5" -n 50 -m 6 -d 8 -labels 3 -npy "$dir" >/dev/null || { echo "1..0 # SKIP mkdata failed"; exit 0; }
 "$MK" "$dir/nan.h5" -n 50 -m 6 -d 8 -nan 17 >/dev/null
 "$MK" "$dir/inf.h5" -n 50 -m 6 -d 8 -inf 33 >/dev/null

@@ -7,7 +7,6 @@
 W="$top_builddir/src/winnow"
 MK="$top_builddir/tests/tools/mkdata"
 dir=$(wn_tmpdir)
-trap 'rm -rf "$dir"' EXIT
 nps=${MPI_TEST_NPROCS:-"1 2 3 4"}
 "$MK" "$dir/data.h5" -n 203 -m 17 -d 24 -labels 5 -seed 3 -npy "$dir" >/dev/null || { echo "1..0 # SKIP mkdata failed"; exit 0; }
 "$MK" "$dir/tiny.h5" -n 3 -m 2 -d 4 -seed 5 >/dev/null
