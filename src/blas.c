@@ -11,10 +11,14 @@
  * CPU has AVX-512. STACK.md measured sgemm at 26.9 GFLOP/s (Prescott) against 150 (SkylakeX) for
  * 4096^3 on one thread. OPENBLAS_CORETYPE overrides the choice but is read only at load time, so setting
  * it inside main() is too late: the program must re-execute itself, before MPI_Init.
- * Measured on the development VM of issue 2 (AMD EPYC, family 25, 2 cores, AVX-512): OpenBLAS chose
- * "Cooperlake" by itself there, so no re-execution was needed; with OPENBLAS_CORETYPE=Prescott forced,
- * sgemm 2048 x 2048 x 384 ran at about 23 GFLOP/s against about 100 with SkylakeX, Cooperlake or Haswell
- * (Zen: 76), one thread.
+ * Measured on the development VM of issue 2 (AMD EPYC, family 25, 2 cores, AVX-512, one OpenBLAS thread):
+ * OpenBLAS chose "Cooperlake" by itself there, so no re-execution was needed ("no change needed"). Forcing
+ * OPENBLAS_CORETYPE=Prescott gave sgemm 2048 x 2048 x 384 at 27 GFLOP/s against 98-101 with SkylakeX,
+ * Cooperlake or Haswell (Zen: 76), a 3.6x speedup. The re-execution path was exercised with
+ * WN_BLAS_PRETEND_CORE=Prescott (and Core2 under mpirun -n 2): each rank re-executed once with the same
+ * pid and argv and reported "OpenBLAS core Prescott -> SkylakeX via OPENBLAS_CORETYPE (re-executed)".
+ * Results of sgemm differ in the last bits between cores, so every rank of a job must use the same one
+ * (they do on homogeneous nodes: each takes the same decision).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -14,14 +14,15 @@
  *             everything (itself included) and additive similarity 1/2.
  *   additive  K = (1 + cos)/2, in [0, 1] (DELIFT's model-independent kernel).
  *   rbf       K = exp(-gamma * max(0, |x|^2 + |y|^2 - 2 x.y)), squared norms in double, x.y from sgemm;
- *             exp is evaluated by kernel_exp_nonpositive() below (plain arithmetic, so it vectorises
- *             and gives the same bits in every code path), accurate to well under one float ulp.
+ *             the exponent -gamma d2 is rounded to float and exp is evaluated by KERNEL_EXPF_NONPOSITIVE
+ *             below (plain float arithmetic, so it vectorises and gives the same bits in every code
+ *             path; about one ulp; results below FLT_MIN are flushed to 0).
  *
  * Rank independence (bitwise). OpenBLAS does not compute an element of C the same way for every call
  * shape: measured here with OpenBLAS 0.3.21, splitting one 600 x 700 x 384 sgemm into row chunks changes
  * up to 68% of the results in the last bit with the Haswell and Prescott cores (edge micro-kernels,
- * the gemv path for one row, different blocking), and the result also depends on the number of OpenBLAS
- * threads with the Haswell core. So every sgemm call is made with a shape and operand positions that do
+ * different blocking); with SkylakeX/Cooperlake, one-row calls (the gemv path) and 3-column chunks differ.
+ * The result also depends on the number of OpenBLAS threads with the Haswell core. So every sgemm call is made with a shape and operand positions that do
  * not depend on the rank count:
  *   - row tiles are aligned to GLOBAL row numbers: tile t covers global rows [t*TR, t*TR + h) with
  *     h = min(TR, N - t*TR). A rank computes every tile that holds one of its rows, copying its rows into
@@ -29,8 +30,8 @@
  *     rows it does not own (their results are discarded). The sgemm is always h x nc x d;
  *   - column tiles are [c0, c0 + nc) with c0 a multiple of TC, the same on every rank; each is copied
  *     (normalised for cosine/additive) into an aligned scratch, so the caller's alignment of Y is irrelevant;
- *   - the epilogue is elementwise, reads an aligned scratch row and uses no FMA contraction (the SIMD
- *     clones below enable AVX/AVX-512 but not FMA), so vector and scalar remainders agree bitwise.
+ *   - the epilogue is elementwise, reads an aligned scratch row and is compiled without FMA contraction,
+ *     so vector bodies, scalar remainders and the AVX2/AVX-512/SSE2 clones all give the same bits.
  * Cost: a rank computes at most 2 (TR - 1) padding rows (less than 3% for n_local = 20000, TR = 256).
  * Guarantee holds for a fixed OpenBLAS core and thread count (both are part of a run's provenance).
  */
@@ -42,14 +43,21 @@
 
 const char *const wn_metric_names[] = {"cosine", "dot", "rbf", "additive", "wn_metric", "WN_METRIC_", NULL};
 
-/* Default tile sizes (measured on this machine, see the report of issue 2): a 256 x 2048 float output
- * tile is 2 MiB, an X tile of 256 rows of d = 384 is 384 KiB. TR also bounds the padding per rank. */
+/* Default tile sizes. Measured on the issue-2 VM (OpenBLAS SkylakeX core, one thread, N = 20000, M = 2000,
+ * d = 384): the whole kernel stage (allocation of K included) ran at 0.82-0.87 of a warmed plain sgemm of
+ * the same shape for all four metrics (0.82-0.83 with min-max scaling). Tile shapes from 128 x 512 to
+ * 1024 x 4096 were within the noise (about +-5%) of each other; larger TR repacks the Y tile less often
+ * (OpenBLAS packs it once per call, ~5% of the time at TR = 256) but pads more rows per rank, so 256 is
+ * the compromise. The output tile (256 x 2048 floats, 2 MiB) stays in L2/L3 for the epilogue. */
 #define KERNEL_TILE_ROWS_DEFAULT 256
 #define KERNEL_TILE_COLS_DEFAULT 2048
 #define KERNEL_ALIGN_BYTES       64
 
-/* SIMD clones of the epilogue loops: the ifunc resolver picks the widest the CPU supports. None of
- * these targets enables FMA, so every clone rounds exactly like the scalar code. */
+/* SIMD clones of the epilogue loops: the ifunc resolver picks the widest the CPU supports. GCC's avx512f
+ * target implies FMA, so contraction is switched off (fp-contract=off) and every clone rounds exactly like
+ * the scalar code. O3 because the build's default CFLAGS (-g -O2) come after AM_CFLAGS (-O3) and GCC 12's
+ * -O2 vectoriser skips loops that need a remainder; no-trapping-math lets the clamps be if-converted (it
+ * changes no result). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
   #define KERNEL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3", "fp-contract=off", "no-trapping-math")))
 #else
