@@ -39,6 +39,7 @@ static const char *last_error(void)
 #define OK_ALL(call) \
   do { \
     PetscErrorCode e_ = (call); \
+    if (e_) fprintf(stderr, "%s failed: %s\n", #call, last_error()); \
     WN_CK_ASSERT_ALL(PETSC_COMM_WORLD, e_ == 0); \
   } while (0)
 
