@@ -211,6 +211,7 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
     PetscBool  exists;
 
     snprintf(where, sizeof(where), "dataset %s in '%s'", spec->dataset, spec->path);
+    PetscCheck(spec->dataset[0], comm, PETSC_ERR_ARG_WRONG, "no dataset is named for the %s embedding in the HDF5 file '%s'", what, spec->path);
     PetscCall(wn_h5_open(comm, spec->path, PETSC_FALSE, file));
     PetscCall(wn_h5_exists(comm, *file, spec->dataset, &exists));
     if (!exists) {

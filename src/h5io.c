@@ -288,10 +288,10 @@ static PetscErrorCode h5io_inspect(MPI_Comm comm, hid_t file, const char *fname,
   if (!fname) fname = h5io_fname(file, namebuf, sizeof(namebuf));
   PetscCall(wn_h5_exists(comm, file, dataset, &exists));
   PetscCheck(exists, comm, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", dataset, fname);
-  WN_CALL_HDF5_ID(obj, H5Oopen, (file, dataset, H5P_DEFAULT));
+  WN_CALL_HDF5_ID(obj, H5Oopen, (file, dataset[0] ? dataset : "/", H5P_DEFAULT));
   is_dataset = H5Iget_type(obj) == H5I_DATASET;
   WN_CALL_HDF5(H5Oclose, (obj));
-  PetscCheck(is_dataset, comm, PETSC_ERR_FILE_UNEXPECTED, "%s in '%s' is a group, not a dataset", dataset, fname);
+  PetscCheck(is_dataset, comm, PETSC_ERR_FILE_UNEXPECTED, "%s in '%s' is a group, not a dataset", dataset[0] ? dataset : "/", fname);
   WN_CALL_HDF5_ID(dset, H5Dopen2, (file, dataset, H5P_DEFAULT));
   PetscCall(h5io_info_from(dset, info, cls, tname, tlen));
   WN_CALL_HDF5(H5Dclose, (dset));
@@ -761,7 +761,7 @@ static PetscErrorCode h5io_attr_object(MPI_Comm comm, hid_t file, const char *ob
   PetscCall(h5io_silence());
   PetscCall(wn_h5_exists(comm, file, object, &exists));
   PetscCheck(exists, comm, PETSC_ERR_FILE_UNEXPECTED, "attribute %s: object %s not found in '%s'", name, object, h5io_fname(file, fname, sizeof(fname)));
-  WN_CALL_HDF5_ID(*obj, H5Oopen, (file, object, H5P_DEFAULT));
+  WN_CALL_HDF5_ID(*obj, H5Oopen, (file, object[0] ? object : "/", H5P_DEFAULT));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

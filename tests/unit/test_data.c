@@ -311,6 +311,17 @@ static void pool_h5(int64_t n)
     WN_CK_OK(wn_column_destroy(&ci));
     WN_CK_OK(wn_column_destroy(&cl));
     WN_CK_OK(wn_column_destroy(&cn));
+    /* Negative entries survive the MPI_MAX combination. */
+    {
+      int64_t  *neg = calloc((size_t)pool->layout.n_local + 1, sizeof(int64_t));
+      wn_column cneg = {WN_COLUMN_INT, pool->layout.n_local, neg, NULL, 0};
+      for (int64_t i = 0; i < pool->layout.n_local; i++) neg[i] = -1 - 1000000000000LL * (pool->layout.row_start + i);
+      OK_ALL(wn_column_gather(&pool->layout, &cneg, 5, rows, &ci));
+      for (int k = 0; k < 5; k++) ok &= ci.ints[k] == -1 - 1000000000000LL * rows[k];
+      WN_CK_ASSERT_ALL(COMM, ok);
+      WN_CK_OK(wn_column_destroy(&ci));
+      free(neg);
+    }
     rows[2] = n;
     FAILS_ALL(wn_column_gather(&pool->layout, &pool->id, 5, rows, &ci), "is outside the pool");
   }
@@ -521,6 +532,8 @@ START_TEST(input_errors)
   FAILS_ALL(wn_pool_read(COMM, &spec, &pool), "notes.txt' is neither an HDF5 file nor a .npy file");
   spec_set(&spec, main_h5, "/candidates/nothing", "", "");
   FAILS_ALL(wn_pool_read(COMM, &spec, &pool), "dataset /candidates/nothing not found in '");
+  spec_set(&spec, main_h5, "", "", "");
+  FAILS_ALL(wn_pool_read(COMM, &spec, &pool), "no dataset is named for the candidate embedding");
   spec_set(&spec, main_h5, "/candidates", "", "");
   FAILS_ALL(wn_pool_read(COMM, &spec, &pool), "is a group, not a dataset");
   spec_set(&spec, bad, "/bad/flat", "", "");

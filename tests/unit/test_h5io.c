@@ -487,6 +487,8 @@ START_TEST(attributes_and_exists)
   OK_ALL(wn_h5_open(COMM, path, PETSC_FALSE, &file));
   OK_ALL(wn_h5_attr_read_string(COMM, file, "/", "version", v, sizeof(v), &found));
   WN_CK_ASSERT_ALL(COMM, found && !strcmp(v, "0.1.0"));
+  OK_ALL(wn_h5_attr_read_string(COMM, file, "", "version", v, sizeof(v), &found)); /* "" is the root too */
+  WN_CK_ASSERT_ALL(COMM, found && !strcmp(v, "0.1.0"));
   OK_ALL(wn_h5_attr_read_string(COMM, file, "/g", "empty", v, sizeof(v), &found));
   WN_CK_ASSERT_ALL(COMM, found && !strcmp(v, ""));
   OK_ALL(wn_h5_attr_read_string(COMM, file, "/g/x", "metric", v, sizeof(v), &found));
@@ -574,6 +576,7 @@ START_TEST(errors)
   FAILS_ALL(wn_h5_info_get(COMM, file, path, "/a/nope/deeper", &info), "dataset /a/nope/deeper not found in");
   FAILS_ALL(wn_h5_info_get(COMM, file, path, "/a", &info), "/a in '");
   FAILS_ALL(wn_h5_info_get(COMM, file, path, "/a", &info), "is a group, not a dataset");
+  FAILS_ALL(wn_h5_info_get(COMM, file, path, "", &info), "/ in '");
   FAILS_ALL(wn_h5_read_rows_float(COMM, file, "/nope", L.row_start, L.n_local, 2, x), "dataset /nope not found in");
   FAILS_ALL(wn_h5_read_rows_float(COMM, file, "/a/emb", L.row_start, L.n_local, 3, x), "has 2 columns; expected 3");
   FAILS_ALL(wn_h5_read_rows_float(COMM, file, "/a/s", L.row_start, L.n_local, 1, x), "has type string; expected numbers");
