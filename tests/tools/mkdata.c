@@ -1,2 +1,261 @@
-#include <winnow/error.h>
-int main(void){return 0;}
+/* mkdata.c - fixture generator for winnow's end-to-end tests (links src/libwinnow.a).
+ *
+ *   mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR]
+ *                 [-bad3d] [-badtype] [-targets_d D2]
+ *
+ * Writes OUT.h5 in winnow's schema (DESIGN.md section 6):
+ *   /candidates/embedding  N x D float32 (float64 with -f64)
+ *   /candidates/id         N int64, 1000 + i
+ *   /candidates/label      N strings "class<k>", k = i mod C (only with -labels C, C >= 1)
+ *   /targets/embedding     M x D float32 (float64 with -f64)
+ * The data are clustered so that selection is meaningful: C cluster centres (C = 4 without -labels) drawn
+ * uniformly in [-1, 1]^D, candidate i = centre(i mod C) + noise, targets = centre(0) + noise. Every value
+ * comes from the counter-based generator wn_uniform01(S, counter), so a file is the same for any rank
+ * count (runs serially as an MPI singleton, or under mpirun: each rank writes its rows collectively).
+ * Options for the error catalogue:
+ *   -nan ROW        put a NaN in candidate row ROW, column 0
+ *   -bad3d          candidate embedding of shape N x 1 x D
+ *   -badtype        candidate embedding stored as int32 (values x 100, rounded)
+ *   -targets_d D2   targets of dimension D2 instead of D
+ *   -npy OUTDIR     also write OUTDIR/candidates.npy and OUTDIR/targets.npy (float32; same values)
+ * Owns nothing in the library; it only uses h5io.h, npy.h, layout.h and util.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <winnow/h5io.h>
+#include <winnow/layout.h>
+#include <winnow/npy.h>
+#include <winnow/util.h>
+
+static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR] [-bad3d] [-badtype] [-targets_d D2]\n"
+                           "Writes a clustered fixture in winnow's HDF5 schema (see the banner of tests/tools/mkdata.c).\n";
+
+/* Counter streams of the generator: high bits say which quantity, low bits where. */
+#define MK_CENTRE    (1ULL << 60)
+#define MK_CANDIDATE (2ULL << 60)
+#define MK_TARGET    (3ULL << 60)
+#define MK_NOISE     0.25
+
+static double mk_centre(uint64_t seed, int64_t k, int64_t j) { return 2.0 * wn_uniform01(seed, MK_CENTRE + ((uint64_t)k << 32) + (uint64_t)j) - 1.0; }
+
+/* Row i (global) of a stream: centre(cluster) + triangular noise in (-MK_NOISE, MK_NOISE). */
+static void mk_row(uint64_t seed, uint64_t stream, int64_t i, int64_t cluster, int64_t d, double *x)
+{
+  for (int64_t j = 0; j < d; j++) {
+    uint64_t c = stream + 2 * ((uint64_t)i * (uint64_t)d + (uint64_t)j);
+    x[j]       = mk_centre(seed, cluster, j) + MK_NOISE * (wn_uniform01(seed, c) + wn_uniform01(seed, c + 1) - 1.0);
+  }
+}
+
+static PetscErrorCode mk_get_int64(const char *name, int64_t *value, PetscBool required)
+{
+  char      text[64];
+  PetscBool set;
+  char     *end;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsGetString(NULL, NULL, name, text, sizeof(text), &set));
+  PetscCheck(set || !required, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "mkdata: option %s is required\n%s", name, help);
+  if (set) {
+    *value = strtoll(text, &end, 10);
+    PetscCheck(end != text && !*end, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "mkdata: %s '%s' is not an integer", name, text);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Collective write of rows [row_start, +n_local) of an n x d matrix given in double; HDF5 converts to
+ * filetype. With three_d the dataset has shape n x 1 x d. */
+static PetscErrorCode mk_write_matrix(MPI_Comm comm, hid_t file, const char *name, hid_t filetype, PetscBool three_d, int64_t n, int64_t d, int64_t row_start, int64_t n_local, const double *x)
+{
+  int     ndim = three_d ? 3 : 2;
+  hsize_t dims[3], start[3] = {(hsize_t)row_start, 0, 0}, count[3], n_elem = (hsize_t)(n_local * d);
+  hid_t   lcpl, fspace, mspace, dset, dxpl;
+
+  PetscFunctionBeginUser;
+  dims[0]  = (hsize_t)n;
+  dims[1]  = three_d ? 1 : (hsize_t)d;
+  dims[2]  = (hsize_t)d;
+  count[0] = (hsize_t)n_local;
+  count[1] = dims[1];
+  count[2] = dims[2];
+  WN_CALL_HDF5_ID(lcpl, H5Pcreate, (H5P_LINK_CREATE));
+  WN_CALL_HDF5(H5Pset_create_intermediate_group, (lcpl, 1));
+  WN_CALL_HDF5_ID(fspace, H5Screate_simple, (ndim, dims, NULL));
+  WN_CALL_HDF5_ID(dset, H5Dcreate2, (file, name, filetype, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT));
+  WN_CALL_HDF5_ID(mspace, H5Screate_simple, (1, &n_elem, NULL));
+  if (n_local > 0) WN_CALL_HDF5(H5Sselect_hyperslab, (fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  else {
+    WN_CALL_HDF5(H5Sselect_none, (fspace));
+    WN_CALL_HDF5(H5Sselect_none, (mspace));
+  }
+  WN_CALL_HDF5_ID(dxpl, H5Pcreate, (H5P_DATASET_XFER));
+  WN_CALL_HDF5(H5Pset_dxpl_mpio, (dxpl, H5FD_MPIO_COLLECTIVE));
+  WN_CALL_HDF5(H5Dwrite, (dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, x));
+  WN_CALL_HDF5(H5Pclose, (dxpl));
+  WN_CALL_HDF5(H5Sclose, (mspace));
+  WN_CALL_HDF5(H5Dclose, (dset));
+  WN_CALL_HDF5(H5Sclose, (fspace));
+  WN_CALL_HDF5(H5Pclose, (lcpl));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* One embedding dataset (candidates or targets) in the requested flavour. */
+static PetscErrorCode mk_write_embedding(MPI_Comm comm, hid_t file, const char *name, const wn_layout *L, int64_t d, const double *x, PetscBool f64, PetscBool bad3d, PetscBool badtype)
+{
+  PetscFunctionBeginUser;
+  if (badtype) {
+    double *r;
+
+    PetscCall(PetscMalloc1(L->n_local * d + 1, &r));
+    for (int64_t k = 0; k < L->n_local * d; k++) r[k] = isfinite(x[k]) ? round(100.0 * x[k]) : 0;
+    PetscCall(mk_write_matrix(comm, file, name, H5T_STD_I32LE, PETSC_FALSE, L->n_global, d, L->row_start, L->n_local, r));
+    PetscCall(PetscFree(r));
+  } else if (f64 || bad3d) {
+    PetscCall(mk_write_matrix(comm, file, name, f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, bad3d, L->n_global, d, L->row_start, L->n_local, x));
+  } else {
+    float *f;
+
+    PetscCall(PetscMalloc1(L->n_local * d + 1, &f));
+    for (int64_t k = 0; k < L->n_local * d; k++) f[k] = (float)x[k];
+    PetscCall(wn_h5_write_rows_float(comm, file, name, L->n_global, d, L->row_start, L->n_local, f, 0));
+    PetscCall(PetscFree(f));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0 writes a whole stream as a float32 .npy file. */
+static PetscErrorCode mk_write_npy(const char *dir, const char *base, uint64_t seed, uint64_t stream, int64_t n, int64_t d, int64_t clusters, int64_t nan_row)
+{
+  char    path[PETSC_MAX_PATH_LEN];
+  double *x;
+  float  *f;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/%s", dir, base));
+  PetscCall(PetscMalloc2(d, &x, n * d, &f));
+  for (int64_t i = 0; i < n; i++) {
+    mk_row(seed, stream, i, stream == MK_TARGET ? 0 : i % clusters, d, x);
+    for (int64_t j = 0; j < d; j++) f[i * d + j] = (float)x[j];
+  }
+  if (nan_row >= 0) f[nan_row * d] = NAN;
+  PetscCall(wn_npy_write_float(path, n, d, f));
+  PetscCall(PetscFree2(x, f));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode mkdata_run(int argc, char **argv)
+{
+  MPI_Comm  comm = PETSC_COMM_WORLD;
+  const char *out;
+  int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, targets_d = 0, clusters;
+  PetscBool f64, bad3d, badtype, npy;
+  char      npy_dir[PETSC_MAX_PATH_LEN];
+  wn_layout L, T;
+  double   *x;
+  hid_t     file = -1;
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCheck(argc >= 2 && argv[1][0] != '-', comm, PETSC_ERR_ARG_WRONG, "mkdata: the output file must come first\n%s", help);
+  out = argv[1];
+  PetscCall(mk_get_int64("-n", &n, PETSC_TRUE));
+  PetscCall(mk_get_int64("-m", &m, PETSC_TRUE));
+  PetscCall(mk_get_int64("-d", &d, PETSC_TRUE));
+  PetscCall(mk_get_int64("-seed", &seed, PETSC_FALSE));
+  PetscCall(mk_get_int64("-labels", &labels, PETSC_FALSE));
+  /* PETSc's option parser takes "-nan" for a number (strtod reads it as NaN), so read it from argv. */
+  for (int a = 2; a < argc; a++)
+    if (!strcmp(argv[a], "-nan")) {
+      char *end;
+
+      PetscCheck(a + 1 < argc, comm, PETSC_ERR_ARG_WRONG, "mkdata: -nan needs a row number");
+      nan_row = strtoll(argv[a + 1], &end, 10);
+      PetscCheck(end != argv[a + 1] && !*end && nan_row >= 0, comm, PETSC_ERR_ARG_WRONG, "mkdata: -nan '%s' is not a row number", argv[a + 1]);
+    }
+  PetscCall(mk_get_int64("-targets_d", &targets_d, PETSC_FALSE));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-f64", &f64));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-bad3d", &bad3d));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-badtype", &badtype));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-npy", npy_dir, sizeof(npy_dir), &npy));
+  PetscCheck(n > 0 && m > 0 && d > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -n, -m and -d must be > 0 (got %lld, %lld, %lld)", (long long)n, (long long)m, (long long)d);
+  PetscCheck(labels >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -labels must be >= 0");
+  PetscCheck(nan_row < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -nan %lld is not a row of %lld candidates", (long long)nan_row, (long long)n);
+  PetscCheck(targets_d >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -targets_d must be > 0");
+  if (!targets_d) targets_d = d;
+  clusters = labels > 0 ? labels : 4;
+
+  PetscCall(wn_h5_create(comm, out, &file));
+  /* candidates */
+  PetscCall(wn_layout_init(comm, n, &L));
+  PetscCall(PetscMalloc1(L.n_local * d + 1, &x));
+  for (int64_t i = 0; i < L.n_local; i++) mk_row((uint64_t)seed, MK_CANDIDATE, L.row_start + i, (L.row_start + i) % clusters, d, x + i * d);
+  if (nan_row >= L.row_start && nan_row < L.row_start + L.n_local) x[(nan_row - L.row_start) * d] = NAN;
+  PetscCall(mk_write_embedding(comm, file, "/candidates/embedding", &L, d, x, f64, bad3d, badtype));
+  PetscCall(PetscFree(x));
+  {
+    int64_t *ids;
+
+    PetscCall(PetscMalloc1(L.n_local + 1, &ids));
+    for (int64_t i = 0; i < L.n_local; i++) ids[i] = 1000 + L.row_start + i;
+    PetscCall(wn_h5_write_rows_int64(comm, file, "/candidates/id", n, L.row_start, L.n_local, ids));
+    PetscCall(PetscFree(ids));
+  }
+  if (labels > 0) {
+    const size_t width = 32;
+    char        *lab;
+
+    PetscCall(PetscCalloc1((L.n_local + 1) * width, &lab));
+    for (int64_t i = 0; i < L.n_local; i++) PetscCall(PetscSNPrintf(lab + i * width, width, "class%lld", (long long)((L.row_start + i) % clusters)));
+    PetscCall(wn_h5_write_rows_strings(comm, file, "/candidates/label", n, L.row_start, L.n_local, lab, width));
+    PetscCall(PetscFree(lab));
+  }
+  /* targets, near cluster 0 */
+  PetscCall(wn_layout_init(comm, m, &T));
+  PetscCall(PetscMalloc1(T.n_local * targets_d + 1, &x));
+  for (int64_t i = 0; i < T.n_local; i++) mk_row((uint64_t)seed, MK_TARGET, T.row_start + i, 0, targets_d, x + i * targets_d);
+  PetscCall(mk_write_embedding(comm, file, "/targets/embedding", &T, targets_d, x, f64, PETSC_FALSE, PETSC_FALSE));
+  PetscCall(PetscFree(x));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/", "generator", "tests/tools/mkdata"));
+  PetscCall(wn_h5_attr_write_int64(comm, file, "/", "seed", seed));
+  PetscCall(wn_h5_close(&file));
+
+  if (npy) {
+    PetscErrorCode ierr = 0;
+    char           msg[1024] = "";
+
+    /* Only rank 0 writes: keep its error quiet, then report it once for everyone. */
+    if (rank == 0) {
+      PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+      ierr = mk_write_npy(npy_dir, "candidates.npy", (uint64_t)seed, MK_CANDIDATE, n, d, clusters, nan_row);
+      if (!ierr) ierr = mk_write_npy(npy_dir, "targets.npy", (uint64_t)seed, MK_TARGET, m, targets_d, clusters, -1);
+      PetscCall(PetscPopErrorHandler());
+      if (ierr) {
+        const char *text     = NULL;
+        char       *specific = NULL;
+
+        (void)PetscErrorMessage(ierr, &text, &specific);
+        PetscCall(PetscSNPrintf(msg, sizeof(msg), "mkdata: %s", specific ? specific : "cannot write the .npy files"));
+      }
+    }
+    WN_CHECK_ALL(comm, ierr == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
+  }
+  PetscCall(PetscPrintf(comm, "mkdata: wrote %s: %lld candidates x %lld (%s%s), %lld targets x %lld, %lld clusters%s%s\n", out, (long long)n, (long long)d, badtype ? "int32" : f64 ? "float64" : "float32", bad3d ? ", 3-D" : "", (long long)m, (long long)targets_d,
+                        (long long)clusters, labels > 0 ? ", labels" : "", nan_row >= 0 ? ", NaN injected" : ""));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PetscErrorCode ierr;
+
+  ierr = PetscInitialize(&argc, &argv, NULL, help);
+  if (ierr) return 1;
+  ierr = wn_error_install();
+  if (!ierr) ierr = mkdata_run(argc, argv);
+  if (ierr && !wn_error_was_collective()) MPI_Abort(PETSC_COMM_WORLD, (int)ierr);
+  (void)PetscFinalize();
+  return ierr ? 1 : 0;
+}
