@@ -13,7 +13,8 @@ dir=$(wn_tmpdir)
 "$MK" "$dir/bad3d.h5" -n 50 -m 6 -d 8 -bad3d >/dev/null
 "$MK" "$dir/badtype.h5" -n 50 -m 6 -d 8 -badtype >/dev/null
 "$MK" "$dir/dmismatch.h5" -n 50 -m 6 -d 8 -targets_d 5 >/dev/null
-printf '\223NUMPY\001\000\040\000{"descr": "<f4", "fortran_order": True, "shape": (3, 2), }   \n' > "$dir/fortran.npy"
+# a well-formed version 1.0 header (10 + 118 bytes) that declares Fortran order, then 3 x 2 float32
+{ printf '\223NUMPY\001\000\166\000'; printf '%-117s\n' '{"descr": "<f4", "fortran_order": True, "shape": (3, 2), }'; head -c 24 /dev/zero; } > "$dir/fortran.npy"
 printf 'not a numpy file at all' > "$dir/garbage.npy"
 head -c 200 "$dir/candidates.npy" > "$dir/truncated.npy"
 printf -- '-wn_candidates %s\n-wn_budgte 5\n' "$dir/good.h5" > "$dir/typo.opts"
@@ -37,7 +38,7 @@ add "budget not a number"     "not a number"                           run $C -w
 add "unknown key in deck"     "unknown option -wn_budgte.*did you mean -wn_budget"  run $dir/typo.opts
 add "unknown key on the line" "unknown option -wn_kernal_metric"       run $C -wn_kernal_metric dot
 add "unknown method"          "not a known method"                     run $C -wn_method dpp_typo
-add "fortran-order .npy"      "fortran"                                run -wn_candidates $dir/fortran.npy -wn_targets $dir/targets.npy
+add "fortran-order .npy"      "fortran_order True|Fortran|C order"                                run -wn_candidates $dir/fortran.npy -wn_targets $dir/targets.npy
 add "not a .npy or HDF5 file" "garbage.npy"                            run -wn_candidates $dir/garbage.npy -wn_targets $dir/targets.npy
 add "truncated .npy"          "truncated"                              run -wn_candidates $dir/truncated.npy -wn_targets $dir/targets.npy
 add "unwritable output dir"   "cannot write outputs"                   run $C -wn_output /dev/null/sub/out
@@ -54,7 +55,9 @@ for ((c = 0; c < cases; c++)); do
   out="$dir/out$c"
   log="$dir/case$c.log"
   # shellcheck disable=SC2086
-  wn_mpirun "$NP" "$W" ${ARGSS[$c]} -wn_output "$out" -wn_progress 0 > "$log" 2>&1; rc=$?
+  extra="-wn_output $out"
+  case " ${ARGSS[$c]} " in *" -wn_output "*) extra="" ;; esac
+  wn_mpirun "$NP" "$W" ${ARGSS[$c]} $extra -wn_progress 0 > "$log" 2>&1; rc=$?
   nerr=$(grep -c "winnow: error" "$log")
   left=$(ls -A "$dir" | grep -E "^\.?out$c\." | tr '\n' ' ')
   ok=1; why=""

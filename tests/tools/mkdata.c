@@ -14,6 +14,7 @@
  * count (runs serially as an MPI singleton, or under mpirun: each rank writes its rows collectively).
  * Options for the error catalogue:
  *   -nan ROW        put a NaN in candidate row ROW, column 0
+ *   -inf ROW        put a -Inf in candidate row ROW, column d - 1
  *   -bad3d          candidate embedding of shape N x 1 x D
  *   -badtype        candidate embedding stored as int32 (values x 100, rounded)
  *   -targets_d D2   targets of dimension D2 instead of D
@@ -29,7 +30,7 @@
 #include <winnow/npy.h>
 #include <winnow/util.h>
 
-static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR] [-bad3d] [-badtype] [-targets_d D2]\n"
+static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-inf ROW] [-npy OUTDIR] [-bad3d] [-badtype] [-targets_d D2]\n"
                            "Writes a clustered fixture in winnow's HDF5 schema (see the banner of tests/tools/mkdata.c).\n";
 
 /* Counter streams of the generator: high bits say which quantity, low bits where. */
@@ -149,7 +150,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
 {
   MPI_Comm  comm = PETSC_COMM_WORLD;
   const char *out;
-  int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, targets_d = 0, clusters;
+  int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, inf_row = -1, targets_d = 0, clusters;
   PetscBool f64, bad3d, badtype, npy;
   char      npy_dir[PETSC_MAX_PATH_LEN];
   wn_layout L, T;
@@ -174,6 +175,12 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
       PetscCheck(a + 1 < argc, comm, PETSC_ERR_ARG_WRONG, "mkdata: -nan needs a row number");
       nan_row = strtoll(argv[a + 1], &end, 10);
       PetscCheck(end != argv[a + 1] && !*end && nan_row >= 0, comm, PETSC_ERR_ARG_WRONG, "mkdata: -nan '%s' is not a row number", argv[a + 1]);
+    } else if (!strcmp(argv[a], "-inf")) { /* same for -inf: an Inf in candidate row ROW, column d - 1 */
+      char *end;
+
+      PetscCheck(a + 1 < argc, comm, PETSC_ERR_ARG_WRONG, "mkdata: -inf needs a row number");
+      inf_row = strtoll(argv[a + 1], &end, 10);
+      PetscCheck(end != argv[a + 1] && !*end && inf_row >= 0, comm, PETSC_ERR_ARG_WRONG, "mkdata: -inf '%s' is not a row number", argv[a + 1]);
     }
   PetscCall(mk_get_int64("-targets_d", &targets_d, PETSC_FALSE));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-f64", &f64));
@@ -182,6 +189,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscOptionsGetString(NULL, NULL, "-npy", npy_dir, sizeof(npy_dir), &npy));
   PetscCheck(n > 0 && m > 0 && d > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -n, -m and -d must be > 0 (got %lld, %lld, %lld)", (long long)n, (long long)m, (long long)d);
   PetscCheck(labels >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -labels must be >= 0");
+  PetscCheck(inf_row < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -inf %lld is not a row of %lld candidates", (long long)inf_row, (long long)n);
   PetscCheck(nan_row < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -nan %lld is not a row of %lld candidates", (long long)nan_row, (long long)n);
   PetscCheck(targets_d >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -targets_d must be > 0");
   if (!targets_d) targets_d = d;
@@ -193,6 +201,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscMalloc1(L.n_local * d + 1, &x));
   for (int64_t i = 0; i < L.n_local; i++) mk_row((uint64_t)seed, MK_CANDIDATE, L.row_start + i, (L.row_start + i) % clusters, d, x + i * d);
   if (nan_row >= L.row_start && nan_row < L.row_start + L.n_local) x[(nan_row - L.row_start) * d] = NAN;
+  if (inf_row >= L.row_start && inf_row < L.row_start + L.n_local) x[(inf_row - L.row_start) * d + d - 1] = -INFINITY;
   PetscCall(mk_write_embedding(comm, file, "/candidates/embedding", &L, d, x, f64, bad3d, badtype));
   PetscCall(PetscFree(x));
   {
