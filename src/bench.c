@@ -151,6 +151,11 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   PetscCall(wn_report_result(&report, "k", "%lld", (long long)cfg->bench_k));
   PetscCall(wn_report_result(&report, "e2e_s", "%.4f", e2e));
   PetscCall(wn_report_result(&report, "evaluations", "%lld", (long long)sel->evaluations));
+  {
+    char sum[17];
+    wn_selection_checksum(sel->index, sel->n, sum);
+    PetscCall(wn_report_result(&report, "checksum", "%s", sum));
+  }
   PetscCall(wn_report_result(&report, "blas_core", "%s", wn_blas_core()));
   PetscCall(PetscPrintf(comm, "\nRESULT %s\n", report.result));
   PetscCall(wn_selection_destroy(&sel));

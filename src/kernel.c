@@ -329,6 +329,20 @@ double wn_metric_pair(wn_metric metric, double gamma, int64_t d, const float *x,
   @param[out] K        new kernel, owned by the caller; free with wn_kernel_destroy(). K->source is left
                        empty for the caller to fill; K->params holds the resolved tile sizes.
 **/
+static PetscLogEvent kernel_event_tiles = 0;
+
+/* Register the PETSc log event wn_KernelTiles once (every rank at the same point). Not collective. */
+static PetscErrorCode kernel_register_events(void)
+{
+  PetscClassId classid;
+
+  PetscFunctionBeginUser;
+  if (kernel_event_tiles) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscClassIdRegister("winnow kernel", &classid));
+  PetscCall(PetscLogEventRegister("wn_KernelTiles", classid, &kernel_event_tiles));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, const char *columns, wn_kernel **K)
 {
   MPI_Comm     comm;
@@ -391,6 +405,8 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
 
     t_first = row_start / tiles.rows;
     t_last  = (row_end - 1) / tiles.rows;
+    PetscCall(kernel_register_events());
+    PetscCall(PetscLogEventBegin(kernel_event_tiles, 0, 0, 0, 0));
     /* Column tiles outside, so each Y tile is copied once and stays in cache across the row tiles. */
     for (c0 = 0; c0 < n_cols; c0 += tiles.cols) {
       int64_t nc = PetscMin(tiles.cols, n_cols - c0);
@@ -434,6 +450,8 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
         }
       }
     }
+    PetscCall(PetscLogFlops(2.0 * (double)n_local * (double)n_cols * (double)d));
+    PetscCall(PetscLogEventEnd(kernel_event_tiles, 0, 0, 0, 0));
     PetscCall(PetscFree(x_raw));
     PetscCall(PetscFree(y_raw));
     PetscCall(PetscFree(c_raw));
