@@ -235,7 +235,7 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
     n           = h.shape[0];
     *d          = h.shape[1];
     *file_dtype = h.dtype;
-    if (!v->code && n > 0 && *d > 0 && (d_expected <= 0 || *d == d_expected)) {
+    if (!v->code && n > 0 && *d > 0 && (d_expected <= 0 || *d == d_expected) && !spec->metadata_only) {
       PetscCall(wn_layout_init(comm, n, layout));
       PetscCall(PetscMalloc1(layout->n_local * *d > 0 ? layout->n_local * *d : 1, rows));
       PetscCall(data_npy_rows(comm, spec->path, &h, layout->row_start, layout->n_local, *rows));
@@ -245,6 +245,10 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
   else if (*d == 0) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has zero columns (d = 0)", what, where);
   else if (d_expected > 0 && *d != d_expected) data_fail(v, PETSC_ERR_ARG_INCOMP, "targets have d = %lld but candidates have d = %lld (%s)", (long long)*d, (long long)d_expected, where);
   if (v->code) PetscFunctionReturn(PETSC_SUCCESS);
+  if (spec->metadata_only) { /* shape only: the caller wants ids and labels, not the rows */
+    PetscCall(wn_layout_init(comm, n, layout));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   if (format == DATA_FORMAT_HDF5) {
     PetscCall(wn_layout_init(comm, n, layout));
     PetscCall(PetscMalloc1(layout->n_local * *d > 0 ? layout->n_local * *d : 1, rows));

@@ -10,7 +10,9 @@
 static PetscBool wn_error_collective_ = PETSC_FALSE;
 static PetscBool wn_error_printed_    = PETSC_FALSE;
 static PetscBool wn_error_traceback_  = PETSC_FALSE;
-static char      wn_error_cleanup_path_[PETSC_MAX_PATH_LEN] = "";
+#define WN_ERROR_MAX_CLEANUP 8
+static char wn_error_cleanup_path_[WN_ERROR_MAX_CLEANUP][PETSC_MAX_PATH_LEN];
+static int  wn_error_n_cleanup_ = 0;
 
 /**
   @brief Make every rank fail together when some ranks found an error.
@@ -79,14 +81,24 @@ PetscErrorCode wn_error_install(void)
 
 PetscBool wn_error_was_collective(void) { return wn_error_collective_; }
 
+/* Temporary outputs in flight: added when created, removed when renamed (committed), deleted on failure. */
 void wn_error_cleanup_file(const char *path)
 {
-  if (!path) wn_error_cleanup_path_[0] = 0;
-  else snprintf(wn_error_cleanup_path_, sizeof(wn_error_cleanup_path_), "%s", path);
+  if (wn_error_n_cleanup_ < WN_ERROR_MAX_CLEANUP) snprintf(wn_error_cleanup_path_[wn_error_n_cleanup_++], PETSC_MAX_PATH_LEN, "%s", path);
+}
+
+void wn_error_cleanup_forget(const char *path)
+{
+  for (int i = 0; i < wn_error_n_cleanup_; i++)
+    if (!strcmp(wn_error_cleanup_path_[i], path)) {
+      memmove(wn_error_cleanup_path_[i], wn_error_cleanup_path_[i + 1], (size_t)(wn_error_n_cleanup_ - i - 1) * PETSC_MAX_PATH_LEN);
+      wn_error_n_cleanup_--;
+      return;
+    }
 }
 
 void wn_error_cleanup(void)
 {
-  if (wn_error_cleanup_path_[0]) (void)unlink(wn_error_cleanup_path_);
-  wn_error_cleanup_path_[0] = 0;
+  for (int i = 0; i < wn_error_n_cleanup_; i++) (void)unlink(wn_error_cleanup_path_[i]);
+  wn_error_n_cleanup_ = 0;
 }

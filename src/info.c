@@ -177,7 +177,6 @@ PetscErrorCode wn_info_describe(MPI_Comm comm, const char *path, FILE *fp)
       if (ctx.file < 0) fprintf(fp, "%s: cannot be opened by HDF5\n", path);
       else {
         fprintf(fp, "%s: HDF5 file\n", path);
-        H5Aiterate2(ctx.file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, info_attr, &ctx);
         H5Ovisit2(ctx.file, H5_INDEX_NAME, H5_ITER_NATIVE, info_object, &ctx, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS);
         info_selection(fp, ctx.file);
         H5Fclose(ctx.file);

@@ -144,7 +144,7 @@ static int json_scan_string(json_parser *p)
       pos += 2;
       break;
     case 'u': {
-      unsigned v, w;
+      unsigned v = 0, w = 0;
       if (!json_hex4(s, len, pos + 2, &v)) return json_fail(p, pos, "invalid \\u escape: expected 4 hex digits");
       if (v >= 0xDC00 && v <= 0xDFFF) return json_fail(p, pos, "unpaired low surrogate \\uDC00-\\uDFFF (cannot be converted to UTF-8)");
       if (v >= 0xD800 && v <= 0xDBFF) {
@@ -363,7 +363,7 @@ static int json_utf8_encode(unsigned cp, unsigned char *out)
 /* Decode the next character of a VALIDATED literal body at raw[*i] into out (up to 4 bytes); advances *i. */
 static int json_decode_next(const unsigned char *raw, size_t *i, unsigned char *out)
 {
-  unsigned v, w;
+  unsigned v = 0, w = 0; /* set by json_hex4 on validated input */
   size_t   k = *i;
 
   if (raw[k] != '\\') {

@@ -14,6 +14,7 @@
 #include <wn_autoconf.h>
 #include <winnow/blas.h>
 #include <winnow/h5io.h>
+#include <winnow/jsonl.h>
 #include <winnow/output.h>
 #include <winnow/util.h>
 
@@ -102,69 +103,73 @@ PetscErrorCode wn_output_commit(MPI_Comm comm, const char *tmp, const char *fina
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0 && rename(tmp, final)) err = errno;
   WN_CHECK_ALL(comm, err == 0, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", tmp, final, strerror(err));
-  wn_error_cleanup_file(NULL);
+  wn_error_cleanup_forget(tmp);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* ---- JSON helpers (output side) ------------------------------------------------------------------- */
+/* ---- JSON lines ------------------------------------------------------------------------------------ */
 
-static void json_string(FILE *fp, const char *s)
+/* A column entry as JSON: a number for int ids / row numbers, an escaped string otherwise. */
+static PetscErrorCode output_json_column(FILE *fp, const wn_column *c, int64_t i, int64_t fallback)
 {
-  fputc('"', fp);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    switch (*p) {
-    case '"': fputs("\\\"", fp); break;
-    case '\\': fputs("\\\\", fp); break;
-    case '\n': fputs("\\n", fp); break;
-    case '\r': fputs("\\r", fp); break;
-    case '\t': fputs("\\t", fp); break;
-    default:
-      if (*p < 0x20) fprintf(fp, "\\u%04x", *p);
-      else fputc(*p, fp);
-    }
-  }
-  fputc('"', fp);
+  char        buf[1024];
+  const char *text = wn_column_text(c, i, fallback, buf, sizeof(buf));
+
+  PetscFunctionBeginUser;
+  if (c->kind == WN_COLUMN_STRING) PetscCall(wn_json_write_string(fp, text, strlen(text)));
+  else fputs(text, fp);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* id as JSON: a number for int ids / row numbers, a string otherwise */
-static void json_column(FILE *fp, const wn_column *c, int64_t i, int64_t fallback)
+/* Write "key": for one of winnow's members; "winnow_key" when the original record already has that key,
+ * so the record stays untouched and no key appears twice. */
+static PetscErrorCode output_json_key(FILE *fp, const wn_jsonl_record *rec, PetscBool *first, const char *key)
 {
-  char buf[1024];
+  wn_json_type type = WN_JSON_MISSING;
 
-  if (c->kind == WN_COLUMN_STRING) json_string(fp, wn_column_text(c, i, fallback, buf, sizeof(buf)));
-  else fputs(wn_column_text(c, i, fallback, buf, sizeof(buf)), fp);
+  PetscFunctionBeginUser;
+  if (rec) PetscCall(wn_jsonl_get_raw(rec, key, &type, NULL));
+  fprintf(fp, "%s\"%s%s\": ", *first ? "" : ", ", type != WN_JSON_MISSING ? "winnow_" : "", key);
+  *first = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Read the lines of records whose line numbers are wanted[0..n) (any order); lines[j] gets a PetscMalloc'd copy
- * without the newline, or NULL when the file is shorter. Rank 0 only. */
+typedef struct {
+  int64_t line, pos;
+} output_want;
+
+static int output_want_cmp(const void *a, const void *b)
+{
+  const output_want *x = (const output_want *)a, *y = (const output_want *)b;
+
+  return x->line < y->line ? -1 : (x->line > y->line ? 1 : (x->pos < y->pos ? -1 : x->pos > y->pos));
+}
+
+/* Read the lines of records whose line numbers are wanted[0..n) (any order) in one pass; lines[j] gets a
+ * PetscMalloc'd copy without the newline, or NULL when the file is shorter. *n_lines counts the file's lines.
+ * Rank 0 only. */
 static PetscErrorCode output_read_record_lines(const char *path, int64_t n, const int64_t *wanted, char **lines, int64_t *n_lines)
 {
-  FILE    *fp = fopen(path, "r");
-  int64_t *order, line = 0, next = 0;
-  char    *buf = NULL;
-  size_t   cap = 0;
-  ssize_t  got;
+  FILE        *fp = fopen(path, "r");
+  output_want *order;
+  int64_t      line = 0, next = 0;
+  char        *buf = NULL;
+  size_t       cap = 0;
+  ssize_t      got;
 
   PetscFunctionBeginUser;
   PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "cannot open records file '%s': %s", path, strerror(errno));
   PetscCall(PetscMalloc1(n + 1, &order));
   for (int64_t j = 0; j < n; j++) {
-    order[j] = j;
-    lines[j] = NULL;
+    order[j].line = wanted[j];
+    order[j].pos  = j;
+    lines[j]      = NULL;
   }
-  /* sort positions by wanted line so one pass over the file suffices */
-  for (int64_t a = 1; a < n; a++) {
-    int64_t v = order[a], b = a;
-    while (b > 0 && wanted[order[b - 1]] > wanted[v]) {
-      order[b] = order[b - 1];
-      b--;
-    }
-    order[b] = v;
-  }
+  qsort(order, (size_t)n, sizeof(*order), output_want_cmp);
   while (next < n && (got = getline(&buf, &cap, fp)) >= 0) {
     while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
-    while (next < n && wanted[order[next]] == line) {
-      PetscCall(PetscStrallocpy(buf, &lines[order[next]]));
+    while (next < n && order[next].line == line) {
+      PetscCall(PetscStrallocpy(buf, &lines[order[next].pos]));
       next++;
     }
     line++;
@@ -177,73 +182,78 @@ static PetscErrorCode output_read_record_lines(const char *path, int64_t n, cons
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Write the selection as JSON lines (rank 0). With records, each line is the original JSON object with
- * winnow's fields appended (prefixed winnow_ when the record already has such a key is left to issue 3;
- * here the fields are appended as they are). */
+/* Write the selection as JSON lines (rank 0 writes; errors are agreed). With -wn_records, each line is the
+ * original JSON object, untouched, with winnow's members appended (prefixed winnow_ on a name clash). */
 static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const wn_output_selection *s, const wn_column *ids, const wn_column *labels)
 {
   PetscMPIInt         rank;
   const wn_selection *sel = s->sel;
-  char              **lines = NULL, selected_by[PETSC_MAX_PATH_LEN + 64], msg[PETSC_MAX_PATH_LEN + 128] = "";
+  char              **lines = NULL, selected_by[PETSC_MAX_PATH_LEN + 64], msg[2 * PETSC_MAX_PATH_LEN] = "";
   int64_t             n_lines = -1;
-  int                 err = 0;
+  wn_jsonl_record    *rec = NULL;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscSNPrintf(selected_by, sizeof(selected_by), "%s%s%s", s->method, s->cfg->deck[0] ? " " : "", s->cfg->deck));
-  if (rank == 0) {
-    FILE *fp;
-    if (s->cfg->records[0]) {
-      PetscCall(PetscMalloc1(sel->n + 1, &lines));
-      PetscCall(output_read_record_lines(s->cfg->records, sel->n, sel->index, lines, &n_lines));
-      if (n_lines != s->sel->n_candidates) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", s->cfg->records, (long long)n_lines, (long long)s->sel->n_candidates);
-    }
-    if (!msg[0]) {
-      fp = fopen(path, "w");
-      if (!fp) {
-        err = errno;
-        snprintf(msg, sizeof(msg), "cannot create '%s': %s", path, strerror(err));
-      } else {
-        for (int64_t j = 0; j < sel->n; j++) {
-          if (lines && lines[j]) {
-            /* the record without its closing brace, then our members */
-            char *end = lines[j] + strlen(lines[j]);
-            while (end > lines[j] && end[-1] != '}') end--;
-            if (end > lines[j]) {
-              char *open = lines[j];
-              end--;
-              *end = 0;
-              while (*open == ' ') open++;
-              fputs(lines[j], fp);
-              /* empty object: no separating comma */
-              {
-                const char *q = open + 1;
-                while (*q == ' ' || *q == '\t') q++;
-                fputs(*q ? ", " : "", fp);
-              }
-            } else fputc('{', fp);
-          } else fputc('{', fp);
-          fprintf(fp, "\"rank\": %lld, \"index\": %lld, \"id\": ", (long long)(j + 1), (long long)sel->index[j]);
-          json_column(fp, ids, j, sel->index[j]);
-          if (labels->kind != WN_COLUMN_NONE) {
-            fputs(", \"label\": ", fp);
-            json_column(fp, labels, j, 0);
-          }
-          fprintf(fp, ", \"gain\": %.17g, \"objective\": %.17g, \"warm_start\": %s, \"selected_by\": ", sel->gain[j], sel->objective[j], j < sel->n_warm ? "true" : "false");
-          json_string(fp, selected_by);
-          fputs("}\n", fp);
-        }
-        if (fclose(fp)) {
-          err = errno;
-          snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(err));
-        }
-      }
-    }
-    if (lines) {
-      for (int64_t j = 0; j < sel->n; j++) PetscCall(PetscFree(lines[j]));
-      PetscCall(PetscFree(lines));
-    }
+  if (rank == 0 && s->cfg->records[0]) {
+    PetscCall(PetscMalloc1(sel->n + 1, &lines));
+    PetscCall(output_read_record_lines(s->cfg->records, sel->n, sel->index, lines, &n_lines));
+    if (n_lines != sel->n_candidates)
+      snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", s->cfg->records, (long long)n_lines, (long long)sel->n_candidates);
+    PetscCall(wn_jsonl_record_create(&rec));
   }
+  if (rank == 0 && !msg[0]) {
+    FILE *fp = fopen(path, "w");
+    if (!fp) snprintf(msg, sizeof(msg), "cannot create '%s': %s", path, strerror(errno));
+    for (int64_t j = 0; fp && j < sel->n && !msg[0]; j++) {
+      PetscBool        first = PETSC_TRUE;
+      const wn_jsonl_record *r = NULL;
+      if (lines) {
+        wn_jsonl_status st;
+        char           *open, *close;
+        PetscCall(wn_jsonl_parse(rec, lines[j], strlen(lines[j]), &st));
+        if (!st.valid) {
+          snprintf(msg, sizeof(msg), "records file '%s', line %lld (candidate %lld): not a JSON object: %s at byte %zu", s->cfg->records, (long long)sel->index[j] + 1, (long long)sel->index[j], st.reason, st.offset);
+          break;
+        }
+        r     = rec;
+        open  = strchr(lines[j], '{');
+        close = strrchr(lines[j], '}');
+        *close = 0;
+        fputs(open, fp); /* the original members, verbatim */
+        for (char *q = open + 1; *q; q++)
+          if (*q != ' ' && *q != '\t') {
+            first = PETSC_FALSE;
+            break;
+          }
+      } else fputc('{', fp);
+      PetscCall(output_json_key(fp, r, &first, "rank"));
+      fprintf(fp, "%lld", (long long)(j + 1));
+      PetscCall(output_json_key(fp, r, &first, "index"));
+      fprintf(fp, "%lld", (long long)sel->index[j]);
+      PetscCall(output_json_key(fp, r, &first, "id"));
+      PetscCall(output_json_column(fp, ids, j, sel->index[j]));
+      if (labels->kind != WN_COLUMN_NONE) {
+        PetscCall(output_json_key(fp, r, &first, "label"));
+        PetscCall(output_json_column(fp, labels, j, 0));
+      }
+      PetscCall(output_json_key(fp, r, &first, "gain"));
+      fprintf(fp, "%.17g", sel->gain[j]);
+      PetscCall(output_json_key(fp, r, &first, "objective"));
+      fprintf(fp, "%.17g", sel->objective[j]);
+      PetscCall(output_json_key(fp, r, &first, "warm_start"));
+      fputs(j < sel->n_warm ? "true" : "false", fp);
+      PetscCall(output_json_key(fp, r, &first, "selected_by"));
+      PetscCall(wn_json_write_string(fp, selected_by, strlen(selected_by)));
+      fputs("}\n", fp);
+    }
+    if (fp && fclose(fp) && !msg[0]) snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(errno));
+  }
+  if (lines) {
+    for (int64_t j = 0; j < sel->n; j++) PetscCall(PetscFree(lines[j]));
+    PetscCall(PetscFree(lines));
+  }
+  PetscCall(wn_jsonl_record_destroy(&rec));
   WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -260,7 +270,7 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
 {
   PetscMPIInt         rank, size;
   const wn_selection *sel = s->sel;
-  char                final[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN + 64];
+  char                final[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN + 64], final_jsonl[PETSC_MAX_PATH_LEN], tmp_jsonl[PETSC_MAX_PATH_LEN + 64];
   wn_column           ids = {0}, labels = {0};
   hid_t               file = -1;
   int64_t             k0, nk, N = sel->n_candidates;
@@ -339,13 +349,13 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
     PetscCall(PetscFree(opts));
   }
   PetscCall(wn_h5_close(&file));
-  PetscCall(wn_output_commit(comm, tmp, final));
 
-  /* ---- PREFIX.jsonl ---- */
-  PetscCall(PetscSNPrintf(final, sizeof(final), "%s.jsonl", prefix));
-  PetscCall(wn_output_temp_name(comm, final, tmp, sizeof(tmp)));
-  PetscCall(output_write_jsonl(comm, tmp, s, &ids, &labels));
+  /* ---- PREFIX.jsonl; both files are renamed into place only when both are complete ---- */
+  PetscCall(PetscSNPrintf(final_jsonl, sizeof(final_jsonl), "%s.jsonl", prefix));
+  PetscCall(wn_output_temp_name(comm, final_jsonl, tmp_jsonl, sizeof(tmp_jsonl)));
+  PetscCall(output_write_jsonl(comm, tmp_jsonl, s, &ids, &labels));
   PetscCall(wn_output_commit(comm, tmp, final));
+  PetscCall(wn_output_commit(comm, tmp_jsonl, final_jsonl));
   PetscCall(wn_column_destroy(&ids));
   PetscCall(wn_column_destroy(&labels));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -43,6 +43,37 @@ PetscErrorCode wn_run_destroy(wn_run *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -wn_records must have exactly one line per candidate: checked when the pool is known, before any work
+ * (rank 0 counts newlines; the verdict is agreed). Collective. */
+static PetscErrorCode pipeline_check_records(wn_run *run, int64_t n)
+{
+  PetscMPIInt rank;
+  int64_t     lines = 0;
+  char        msg[PETSC_MAX_PATH_LEN + 160] = "";
+
+  PetscFunctionBeginUser;
+  if (!run->cfg->records[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  if (rank == 0) {
+    FILE *fp = fopen(run->cfg->records, "rb");
+    if (!fp) snprintf(msg, sizeof(msg), "cannot open records file '%s': %s", run->cfg->records, strerror(errno));
+    else {
+      char   buf[1 << 16];
+      size_t got;
+      int    last = '\n';
+      while ((got = fread(buf, 1, sizeof(buf), fp)) > 0) {
+        for (size_t i = 0; i < got; i++) lines += buf[i] == '\n';
+        last = buf[got - 1];
+      }
+      if (last != '\n') lines++; /* a last line without its newline */
+      fclose(fp);
+      if (lines != n) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", run->cfg->records, (long long)lines, (long long)n);
+    }
+  }
+  WN_CHECK_ALL(run->comm, msg[0] == 0, PETSC_ERR_ARG_SIZ, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static const char *dtype_name(int t) { return t == WN_DTYPE_F64 ? "float64" : "float32"; }
 
 /**
@@ -58,6 +89,7 @@ PetscErrorCode wn_pipeline_load(wn_run *run)
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
   PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
+  PetscCall(pipeline_check_records(run, run->pool->layout.n_global));
   PetscCall(PetscPrintf(run->comm, "candidates: %lld x %lld %s from %s%s%s%s%s\n", (long long)run->pool->layout.n_global, (long long)run->pool->d, dtype_name(run->pool->file_dtype), cfg->candidates.path,
                         run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : "", "", ""));
   if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
@@ -79,9 +111,12 @@ PetscErrorCode wn_pipeline_load_metadata(wn_run *run)
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
   if (cfg->candidates.path[0]) {
-    PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
+    wn_input_spec spec = cfg->candidates;
+    spec.metadata_only = PETSC_TRUE; /* the kernels are read from the kernel file: ids and labels suffice */
+    PetscCall(wn_pool_read(run->comm, &spec, &run->pool));
     PetscCall(PetscPrintf(run->comm, "candidates: %lld rows from %s%s%s\n", (long long)run->pool->layout.n_global, cfg->candidates.path, run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : ""));
   }
+  if (run->pool) PetscCall(pipeline_check_records(run, run->pool->layout.n_global));
   if (cfg->targets.path[0] && !cfg->quality_label[0]) PetscCall(wn_targets_read(run->comm, &cfg->targets, run->pool ? run->pool->d : 0, &run->targets));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_LOAD));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -227,6 +262,7 @@ PetscErrorCode wn_pipeline_read_kernels(wn_run *run)
     PetscCall(pipeline_kernel_shape(run, second, &Nq, &Tq));
     PetscCheck(Nq == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s has %lld candidate rows but %s has %lld", second, (long long)Nq, cfg->kernel_dataset, (long long)N);
   }
+  if (!run->pool) PetscCall(pipeline_check_records(run, N));
   if (run->pool) PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s in '%s' has %lld candidate rows but %s has %lld candidates", cfg->kernel_dataset, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global);
   PetscCheck(!(needs & WN_NEEDS_POOL_KERNEL) || T == N, run->comm, PETSC_ERR_ARG_SIZ, "method %s needs an N x N pool kernel but %s in '%s' is %lld x %lld", cfg->method, cfg->kernel_dataset, cfg->kernel_file, (long long)N, (long long)T);
   PetscCall(wn_layout_init(run->comm, N, &layout));

@@ -20,6 +20,7 @@ typedef struct {
   char dataset[256];             /* HDF5 dataset of the N x d embedding (ignored for .npy) */
   char ids_dataset[256];         /* HDF5 dataset of N ids (int or string); "" = none; absent = default ids */
   char labels_dataset[256];      /* HDF5 dataset of N labels (int or string); "" = none; absent = no labels */
+  PetscBool metadata_only;       /* read the shape, ids and labels but not the embedding rows (embedding = NULL) */
 } wn_input_spec;
 
 typedef enum { WN_COLUMN_NONE, WN_COLUMN_INT, WN_COLUMN_STRING } wn_column_kind;

@@ -59,7 +59,9 @@ PETSC_EXTERN PetscErrorCode wn_error_install(void);
 /* PETSC_TRUE when the last error was detected by every rank of PETSC_COMM_WORLD together, so every rank
  * can exit cleanly; otherwise the program must MPI_Abort so that no rank hangs in a collective. */
 PETSC_EXTERN PetscBool wn_error_was_collective(void);
-/* Register a file to delete if the run fails (a temporary output), or NULL to clear. Not collective. */
+/* Register a temporary output to delete if the run fails (up to 8 at a time). Not collective. */
 PETSC_EXTERN void wn_error_cleanup_file(const char *path);
-/* Delete the registered file, if any (called on the failure path by main). */
+/* Forget a registered file (it was renamed into place). Not collective. */
+PETSC_EXTERN void wn_error_cleanup_forget(const char *path);
+/* Delete every registered file (called on the failure path by main). Not collective. */
 PETSC_EXTERN void wn_error_cleanup(void);

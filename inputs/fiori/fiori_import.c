@@ -413,6 +413,7 @@ static PetscErrorCode fiori_import(void)
   PetscCall(fiori_attr_string(file, "created_by", "inputs/fiori/fiori-import (winnow " PACKAGE_VERSION ")"));
   WN_CALL_HDF5(H5Fclose, (file));
   PetscCheck(rename(tmp, output) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", tmp, output, strerror(errno));
+  wn_error_cleanup_forget(tmp);
 
   /* pool records, line i = candidate i */
   PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp", pool_path));
@@ -425,7 +426,7 @@ static PetscErrorCode fiori_import(void)
   }
   PetscCheck(!ferror(fp) && fclose(fp) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "writing '%s' failed", tmp);
   PetscCheck(rename(tmp, pool_path) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot rename '%s' to '%s': %s", tmp, pool_path, strerror(errno));
-  wn_error_cleanup_file(NULL);
+  wn_error_cleanup_forget(tmp);
 
   /* summary */
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "fiori-import: %lld records x %d dims from %s (%s %s, model %s; L2 norms in [%.6f, %.6f])\n", (long long)n, (int)dim, dir, package, version, model, norm_min, norm_max));

@@ -1,7 +1,7 @@
 /* mkdata.c - fixture generator for winnow's end-to-end tests (links src/libwinnow.a).
  *
  *   mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR]
- *                 [-bad3d] [-badtype] [-targets_d D2]
+ *                 [-bad3d] [-badtype] [-targets_d D2] [-utility]
  *
  * Writes OUT.h5 in winnow's schema (DESIGN.md section 6):
  *   /candidates/embedding  N x D float32 (float64 with -f64)
@@ -15,6 +15,8 @@
  * Options for the error catalogue:
  *   -nan ROW        put a NaN in candidate row ROW, column 0
  *   -inf ROW        put a -Inf in candidate row ROW, column d - 1
+ *   -utility        also write an N x N utility matrix U[t, c] as /utility/target_major (attribute
+ *                   orientation), /utility/candidate_major (its transpose) and /utility/no_attribute
  *   -bad3d          candidate embedding of shape N x 1 x D
  *   -badtype        candidate embedding stored as int32 (values x 100, rounded)
  *   -targets_d D2   targets of dimension D2 instead of D
@@ -151,7 +153,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   MPI_Comm  comm = PETSC_COMM_WORLD;
   const char *out;
   int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, inf_row = -1, targets_d = 0, clusters;
-  PetscBool f64, bad3d, badtype, npy;
+  PetscBool f64, bad3d, badtype, npy, utility;
   char      npy_dir[PETSC_MAX_PATH_LEN];
   wn_layout L, T;
   double   *x;
@@ -186,6 +188,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscOptionsHasName(NULL, NULL, "-f64", &f64));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-bad3d", &bad3d));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-badtype", &badtype));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-utility", &utility));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-npy", npy_dir, sizeof(npy_dir), &npy));
   PetscCheck(n > 0 && m > 0 && d > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -n, -m and -d must be > 0 (got %lld, %lld, %lld)", (long long)n, (long long)m, (long long)d);
   PetscCheck(labels >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -labels must be >= 0");
@@ -227,6 +230,24 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   for (int64_t i = 0; i < T.n_local; i++) mk_row((uint64_t)seed, MK_TARGET, T.row_start + i, 0, targets_d, x + i * targets_d);
   PetscCall(mk_write_embedding(comm, file, "/targets/embedding", &T, targets_d, x, f64, PETSC_FALSE, PETSC_FALSE));
   PetscCall(PetscFree(x));
+  if (utility) {
+    /* DELIFT-style utility U[t, c] over the pool itself (N x N, not symmetric), stored three ways:
+     * target-major with its attribute, its transpose as candidate-major, and target-major without
+     * an attribute (then -wn_kernel_orientation decides). Selections on the three must agree. */
+    float *u;
+
+    PetscCall(PetscMalloc1(L.n_local * n + 1, &u));
+    for (int64_t i = 0; i < L.n_local; i++)
+      for (int64_t j = 0; j < n; j++) u[i * n + j] = (float)wn_uniform01((uint64_t)seed + 9, (uint64_t)((L.row_start + i) * n + j));
+    PetscCall(wn_h5_write_rows_float(comm, file, "/utility/target_major", n, n, L.row_start, L.n_local, u, 0));
+    PetscCall(wn_h5_attr_write_string(comm, file, "/utility/target_major", "orientation", "target-major"));
+    PetscCall(wn_h5_write_rows_float(comm, file, "/utility/no_attribute", n, n, L.row_start, L.n_local, u, 0));
+    for (int64_t i = 0; i < L.n_local; i++) /* row c of the transpose: U[t, c] for every t */
+      for (int64_t j = 0; j < n; j++) u[i * n + j] = (float)wn_uniform01((uint64_t)seed + 9, (uint64_t)(j * n + L.row_start + i));
+    PetscCall(wn_h5_write_rows_float(comm, file, "/utility/candidate_major", n, n, L.row_start, L.n_local, u, 0));
+    PetscCall(wn_h5_attr_write_string(comm, file, "/utility/candidate_major", "orientation", "candidate-major"));
+    PetscCall(PetscFree(u));
+  }
   PetscCall(wn_h5_attr_write_string(comm, file, "/", "generator", "tests/tools/mkdata"));
   PetscCall(wn_h5_attr_write_int64(comm, file, "/", "seed", seed));
   PetscCall(wn_h5_close(&file));
