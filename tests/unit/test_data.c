@@ -26,66 +26,11 @@
 
 /* ---- helpers (same as in the other I/O suites) ------------------------------------------------- */
 
-static const char *last_error(void)
-{
-  const char *text     = NULL;
-  char       *specific = NULL;
-
-  PetscErrorMessage(PETSC_ERR_FILE_OPEN, &text, &specific);
-  return specific ? specific : "";
-}
-
-#define FAILS_ALL(call, substr) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    WN_CK_ASSERT_ALL(COMM, e_ != 0); \
-    if (!strstr(last_error(), substr)) fprintf(stderr, "expected '%s' in: %s\n", substr, last_error()); \
-    WN_CK_ASSERT_ALL(COMM, strstr(last_error(), substr) != NULL); \
-  } while (0)
-
-#define OK_ALL(call) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    if (e_) fprintf(stderr, "%s failed: %s\n", #call, last_error()); \
-    WN_CK_ASSERT_ALL(COMM, e_ == 0); \
-  } while (0)
-
 static int rank_of(void)
 {
   int r;
   MPI_Comm_rank(COMM, &r);
   return r;
-}
-
-static void tmpdir_make(char *dir, size_t len)
-{
-  if (rank_of() == 0) {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(dir, len, "%s/wn_test_data_XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(dir)) dir[0] = 0;
-  }
-  (void)MPI_Bcast(dir, (int)len, MPI_CHAR, 0, COMM);
-  ck_assert_msg(dir[0], "cannot make a temporary directory");
-}
-
-static void tmpdir_remove(const char *dir)
-{
-  (void)MPI_Barrier(COMM);
-  if (rank_of() == 0) {
-    DIR           *d = opendir(dir);
-    struct dirent *e;
-    char           p[PETSC_MAX_PATH_LEN];
-
-    while (d && (e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-      }
-    if (d) closedir(d);
-    rmdir(dir);
-  }
-  (void)MPI_Barrier(COMM);
 }
 
 static float   cval(int64_t i, int64_t j) { return (float)(i - 6) * 0.5f + (float)j * 0.125f; } /* candidates */
@@ -258,7 +203,7 @@ static void pool_h5(int64_t n)
   int           ok   = 1;
   char          buf[64], expect[32];
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/main.h5", dir);
   write_main(path, n);
 
@@ -413,7 +358,7 @@ static void pool_h5(int64_t n)
   WN_CK_ASSERT_ALL(COMM, ok);
   WN_CK_OK(wn_targets_destroy(&t));
   FAILS_ALL(wn_targets_read(COMM, &spec, 384, &t), "targets have d = 4 but candidates have d = 384");
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 
 START_TEST(pool_and_targets_h5)
@@ -433,7 +378,7 @@ START_TEST(npy_and_f64)
   wn_targets   *t    = NULL;
   int           ok   = 1;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(cand, sizeof(cand), "%s/candidates.h5", dir); /* a .npy file with an HDF5 name */
   snprintf(targ, sizeof(targ), "%s/targets.npy", dir);
   snprintf(bad, sizeof(bad), "%s/bad.h5", dir);
@@ -497,7 +442,7 @@ START_TEST(npy_and_f64)
     for (int64_t j = 0; j < D; j++) ok &= pool->embedding[i * D + j] == (float)dval(pool->layout.row_start + i, j);
   WN_CK_ASSERT_ALL(COMM, ok);
   WN_CK_OK(wn_pool_destroy(&pool));
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -510,7 +455,7 @@ START_TEST(input_errors)
   wn_pool      *pool = NULL;
   wn_targets   *t    = NULL;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(bad, sizeof(bad), "%s/bad.h5", dir);
   snprintf(main_h5, sizeof(main_h5), "%s/main.h5", dir);
   snprintf(missing, sizeof(missing), "%s/missing.h5", dir);
@@ -567,7 +512,7 @@ START_TEST(input_errors)
   /* targets of another dimension */
   spec_set(&spec, bad, "/targets3/embedding", "", "");
   FAILS_ALL(wn_targets_read(COMM, &spec, D, &t), "targets have d = 3 but candidates have d = 4 (dataset /targets3/embedding in '");
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -618,7 +563,7 @@ static void kernels(int64_t n, int64_t nt)
   float    *u;
   int       ok = 1;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/k.h5", dir);
   snprintf(bad, sizeof(bad), "%s/bad.h5", dir);
   WN_CK_OK(wn_layout_init(COMM, n, &L));
@@ -707,7 +652,7 @@ static void kernels(int64_t n, int64_t nt)
   FAILS_ALL(wn_kernel_read(&L, bad, "/kernel/values", NULL, &R), "No such file or directory");
   free(K.values);
   free(u);
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 
 START_TEST(kernel_round_trip)

@@ -13,41 +13,7 @@
 #include <winnow/facility.h>
 #include <winnow/util.h>
 #include "wn_test.h"
-
-/* Kernel holding the rows of the global row-major N x T matrix that this rank owns under comm. */
-static PetscErrorCode test_kernel_from_global(MPI_Comm comm, int64_t N, int64_t T, const float *global, wn_kernel **K)
-{
-  wn_kernel *k;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscNew(&k));
-  PetscCall(wn_layout_init(comm, N, &k->layout));
-  k->n_cols = T;
-  PetscCall(PetscMalloc1((size_t)(k->layout.n_local * T) + 1, &k->values));
-  if (k->layout.n_local * T > 0) memcpy(k->values, global + k->layout.row_start * T, (size_t)(k->layout.n_local * T) * sizeof(float));
-  k->params.metric = WN_METRIC_DOT;
-  PetscCall(PetscStrncpy(k->columns, "user", sizeof(k->columns)));
-  *K = k;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode test_kernel_free(wn_kernel **K)
-{
-  PetscFunctionBeginUser;
-  if (!*K) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscFree((*K)->values));
-  PetscCall(PetscFree(*K));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Continuous random N x T matrix in [lo, lo + width), by global index (same on every rank). */
-static PetscErrorCode test_random_matrix(uint64_t seed, int64_t N, int64_t T, double lo, double width, float **A)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1((size_t)(N * T) + 1, A));
-  for (int64_t i = 0; i < N * T; i++) (*A)[i] = (float)(lo + width * wn_uniform01(seed, (uint64_t)i));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+#include "wn_test_kernel.h"
 
 /* N x T matrix of powers of two over a wide range (2^0 .. 2^-60): double sums of such terms round, so
  * they detect any change of the summation order (random values in [0, 1) sum exactly in double). */
@@ -139,7 +105,7 @@ START_TEST(fl_hand)
   WN_CK_ASSERT_ALL(comm, check_gains(obj, g2));
   WN_CK_OK(wn_objective_destroy(&obj));
   ck_assert(obj == NULL);
-  WN_CK_OK(test_kernel_free(&K));
+  WN_CK_OK(wn_kernel_destroy(&K));
 }
 END_TEST
 
@@ -163,7 +129,7 @@ START_TEST(flmi_hand)
   WN_CK_OK(test_pick(obj, 2, hand_K));
   WN_CK_ASSERT_ALL(comm, check_gains(obj, g1));
   WN_CK_OK(wn_objective_destroy(&obj));
-  WN_CK_OK(test_kernel_free(&K));
+  WN_CK_OK(wn_kernel_destroy(&K));
 }
 END_TEST
 
@@ -186,7 +152,7 @@ START_TEST(flcg_hand)
   WN_CK_OK(test_pick(obj, 0, hand_K));
   WN_CK_ASSERT_ALL(comm, check_gains(obj, g1));
   WN_CK_OK(wn_objective_destroy(&obj));
-  WN_CK_OK(test_kernel_free(&K));
+  WN_CK_OK(wn_kernel_destroy(&K));
 }
 END_TEST
 
@@ -212,7 +178,7 @@ START_TEST(caps_floors_hand)
   ck_assert(floor[0] == 1.5f && floor[1] == 0.0f && floor[2] == 0.0f && floor[3] == 2.0f);
   ck_assert(!signbit(floor[1]) && !signbit(floor[2]));
   PetscFree(floor);
-  WN_CK_OK(test_kernel_free(&SQ));
+  WN_CK_OK(wn_kernel_destroy(&SQ));
 }
 END_TEST
 
@@ -241,7 +207,7 @@ START_TEST(caps_floors_brute_force)
     PetscFree(cap);
     PetscFree(floor);
     PetscFree(A);
-    WN_CK_OK(test_kernel_free(&SQ));
+    WN_CK_OK(wn_kernel_destroy(&SQ));
   }
 }
 END_TEST
@@ -305,7 +271,7 @@ START_TEST(summation_order_bitwise)
     WN_CK_OK(wn_objective_destroy(&capped));
     WN_CK_OK(wn_objective_destroy(&floored));
     WN_CK_OK(wn_objective_destroy(&infcap));
-    WN_CK_OK(test_kernel_free(&K));
+    WN_CK_OK(wn_kernel_destroy(&K));
     PetscFree(all);
     PetscFree3(cap, floor, inf);
     PetscFree(A);
@@ -338,7 +304,7 @@ START_TEST(gains_monotone_under_updates)
   }
   WN_CK_ASSERT_ALL(comm, ok);
   WN_CK_OK(wn_objective_destroy(&obj));
-  WN_CK_OK(test_kernel_free(&K));
+  WN_CK_OK(wn_kernel_destroy(&K));
   PetscFree(A);
 }
 END_TEST
@@ -359,8 +325,8 @@ START_TEST(errors_on_every_rank)
   WN_CK_OK(test_kernel_from_global(comm, 3, 0, S, &empty));
   ierr = wn_facility_flmi_caps(empty, 1.0, &out);
   WN_CK_ASSERT_ALL(comm, ierr != 0 && out == NULL);
-  WN_CK_OK(test_kernel_free(&empty));
-  WN_CK_OK(test_kernel_free(&SQ));
+  WN_CK_OK(wn_kernel_destroy(&empty));
+  WN_CK_OK(wn_kernel_destroy(&SQ));
 }
 END_TEST
 

@@ -18,6 +18,7 @@
 #include <winnow/greedy.h>
 #include <winnow/util.h>
 #include "wn_test.h"
+#include "wn_test_kernel.h"
 
 /* ---- instances ------------------------------------------------------------------------------- */
 
@@ -29,39 +30,6 @@ typedef struct {
   float   *K;    /* global, row-major, replicated on every rank */
   float   *side; /* FLMI caps or FLCG floors (T floats, replicated); NULL for FL */
 } instance;
-
-static PetscErrorCode test_kernel_from_global(MPI_Comm comm, int64_t N, int64_t T, const float *global, wn_kernel **K)
-{
-  wn_kernel *k;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscNew(&k));
-  PetscCall(wn_layout_init(comm, N, &k->layout));
-  k->n_cols = T;
-  PetscCall(PetscMalloc1((size_t)(k->layout.n_local * T) + 1, &k->values));
-  if (k->layout.n_local * T > 0) memcpy(k->values, global + k->layout.row_start * T, (size_t)(k->layout.n_local * T) * sizeof(float));
-  k->params.metric = WN_METRIC_DOT;
-  PetscCall(PetscStrncpy(k->columns, "user", sizeof(k->columns)));
-  *K = k;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode test_kernel_free(wn_kernel **K)
-{
-  PetscFunctionBeginUser;
-  if (!*K) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscFree((*K)->values));
-  PetscCall(PetscFree(*K));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode test_random_matrix(uint64_t seed, int64_t N, int64_t T, double lo, double width, float **A)
-{
-  PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1((size_t)(N * T) + 1, A));
-  for (int64_t i = 0; i < N * T; i++) (*A)[i] = (float)(lo + width * wn_uniform01(seed, (uint64_t)i));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 /* An instance with continuous random data. FLMI/FLCG: K is N x N and the caps/floors come from the
  * library's constructions on a random N x side_cols kernel distributed over comm. */
@@ -80,7 +48,7 @@ static PetscErrorCode instance_random(MPI_Comm comm, obj_type type, int64_t N, i
     PetscCall(test_kernel_from_global(comm, N, T, S, &SK));
     if (type == OBJ_FLMI) PetscCall(wn_facility_flmi_caps(SK, factor, &in->side));
     else PetscCall(wn_facility_flcg_floors(SK, factor, &in->side));
-    PetscCall(test_kernel_free(&SK));
+    PetscCall(wn_kernel_destroy(&SK));
     PetscCall(PetscFree(S));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -175,7 +143,7 @@ static PetscErrorCode run_engine(MPI_Comm comm, const instance *in, wn_greedy_ki
   p.progress_interval = progress;
   PetscCall(wn_greedy_maximize(obj, &p, sel));
   PetscCall(wn_objective_destroy(&obj));
-  PetscCall(test_kernel_free(&K));
+  PetscCall(wn_kernel_destroy(&K));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -642,7 +610,7 @@ START_TEST(bad_parameters_error_everywhere)
   WN_CK_OK(wn_selection_destroy(&s));
   WN_CK_OK(wn_objective_destroy(&no_lazy));
   WN_CK_OK(wn_objective_destroy(&obj));
-  WN_CK_OK(test_kernel_free(&K));
+  WN_CK_OK(wn_kernel_destroy(&K));
   WN_CK_OK(instance_free(&in));
 }
 END_TEST

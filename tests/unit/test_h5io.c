@@ -19,30 +19,6 @@
 
 /* ---- helpers (same as in the other I/O suites) ------------------------------------------------- */
 
-static const char *last_error(void)
-{
-  const char *text     = NULL;
-  char       *specific = NULL;
-
-  PetscErrorMessage(PETSC_ERR_FILE_OPEN, &text, &specific);
-  return specific ? specific : "";
-}
-
-#define FAILS_ALL(call, substr) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    WN_CK_ASSERT_ALL(COMM, e_ != 0); \
-    if (!strstr(last_error(), substr)) fprintf(stderr, "expected '%s' in: %s\n", substr, last_error()); \
-    WN_CK_ASSERT_ALL(COMM, strstr(last_error(), substr) != NULL); \
-  } while (0)
-
-#define OK_ALL(call) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    if (e_) fprintf(stderr, "%s failed: %s\n", #call, last_error()); \
-    WN_CK_ASSERT_ALL(COMM, e_ == 0); \
-  } while (0)
-
 static int rank_of(void)
 {
   int r;
@@ -55,37 +31,6 @@ static int size_of(void)
   int s;
   MPI_Comm_size(COMM, &s);
   return s;
-}
-
-static void tmpdir_make(char *dir, size_t len)
-{
-  if (rank_of() == 0) {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(dir, len, "%s/wn_test_h5io_XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(dir)) dir[0] = 0;
-  }
-  (void)MPI_Bcast(dir, (int)len, MPI_CHAR, 0, COMM);
-  ck_assert_msg(dir[0], "cannot make a temporary directory");
-}
-
-static void tmpdir_remove(const char *dir)
-{
-  (void)MPI_Barrier(COMM);
-  if (rank_of() == 0) {
-    DIR           *d = opendir(dir);
-    struct dirent *e;
-    char           p[PETSC_MAX_PATH_LEN];
-
-    while (d && (e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-      }
-    if (d) closedir(d);
-    rmdir(dir);
-  }
-  (void)MPI_Barrier(COMM);
 }
 
 static float   fval(int64_t i, int64_t j) { return (float)(100 * i + j) + 0.5f; }
@@ -241,12 +186,12 @@ START_TEST(rows_round_trip)
 {
   char dir[256];
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   round_trip(dir, 13, 5); /* uneven on 2, 3, 4 ranks */
   round_trip(dir, 2, 3);  /* N < P on 3 and 4 ranks */
   round_trip(dir, 1, 1);
   round_trip(dir, 0, 2);  /* empty datasets */
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -288,11 +233,11 @@ START_TEST(cols_transposed)
 {
   char dir[256];
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   transposed(dir, 6, 11);
   transposed(dir, 5, 2); /* fewer columns than ranks */
   transposed(dir, 1, 3);
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -386,7 +331,7 @@ START_TEST(serial_files)
   size_t     width = 0;
   PetscBool  exists;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/serial.h5", dir);
   if (rank_of() == 0) ok = write_serial_fixture(path);
   WN_CK_ASSERT_ALL(COMM, ok);
@@ -455,7 +400,7 @@ START_TEST(serial_files)
   WN_CK_ASSERT_ALL(COMM, !exists);
   FAILS_ALL(wn_h5_info_get(COMM, file, path, "/dangling", &info), "dataset /dangling not found in");
   OK_ALL(wn_h5_close(&file));
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -470,7 +415,7 @@ START_TEST(attributes_and_exists)
   double    value = -1;
   PetscBool found, exists;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/attr.h5", dir);
   WN_CK_OK(wn_layout_init(COMM, 3, &L));
   OK_ALL(wn_h5_create(COMM, path, &file));
@@ -527,7 +472,7 @@ START_TEST(attributes_and_exists)
   }
   OK_ALL(wn_h5_close(&file));
   OK_ALL(wn_h5_close(&file)); /* -1 is accepted */
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -544,7 +489,7 @@ START_TEST(errors)
   char      *s = NULL, *w = "ab\0cd\0ef\0gh\0ij\0";
   size_t     width;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   snprintf(path, sizeof(path), "%s/e.h5", dir);
   snprintf(missing, sizeof(missing), "%s/missing.h5", dir);
   snprintf(text, sizeof(text), "%s/text.h5", dir);
@@ -586,7 +531,7 @@ START_TEST(errors)
   FAILS_ALL(wn_h5_read_rows_float(COMM, file, "/a/emb", rank_of() == size_of() - 1 ? 4 : 0, rank_of() == size_of() - 1 ? 2 : 0, 2, x), "rows [4, 6) are outside the 5 rows of dataset /a/emb");
   /* After all that, the file still closes: no handle was left open. */
   OK_ALL(wn_h5_close(&file));
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 

@@ -17,70 +17,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
-/* Message of the last PETSc error raised on this rank (the tests run with PetscReturnErrorHandler). */
-static const char *last_error(void)
-{
-  const char *text     = NULL;
-  char       *specific = NULL;
-
-  PetscErrorMessage(PETSC_ERR_FILE_OPEN, &text, &specific);
-  return specific ? specific : "";
-}
-
-/* A call that must fail on every rank, with a message containing substr. */
-#define FAILS_ALL(call, substr) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    WN_CK_ASSERT_ALL(PETSC_COMM_WORLD, e_ != 0); \
-    if (!strstr(last_error(), substr)) fprintf(stderr, "expected '%s' in: %s\n", substr, last_error()); \
-    WN_CK_ASSERT_ALL(PETSC_COMM_WORLD, strstr(last_error(), substr) != NULL); \
-  } while (0)
-
-#define OK_ALL(call) \
-  do { \
-    PetscErrorCode e_ = (call); \
-    if (e_) fprintf(stderr, "%s failed: %s\n", #call, last_error()); \
-    WN_CK_ASSERT_ALL(PETSC_COMM_WORLD, e_ == 0); \
-  } while (0)
-
-/* A fresh directory made by rank 0 and shared by name. */
-static void tmpdir_make(char *dir, size_t len)
-{
-  int rank;
-
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  if (rank == 0) {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(dir, len, "%s/wn_test_npy_XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(dir)) dir[0] = 0;
-  }
-  (void)MPI_Bcast(dir, (int)len, MPI_CHAR, 0, PETSC_COMM_WORLD);
-  ck_assert_msg(dir[0], "cannot make a temporary directory");
-}
-
-static void tmpdir_remove(const char *dir)
-{
-  int rank;
-
-  (void)MPI_Barrier(PETSC_COMM_WORLD);
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  if (rank == 0) {
-    DIR           *d = opendir(dir);
-    struct dirent *e;
-    char           p[PETSC_MAX_PATH_LEN];
-
-    while (d && (e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-      }
-    if (d) closedir(d);
-    rmdir(dir);
-  }
-  (void)MPI_Barrier(PETSC_COMM_WORLD);
-}
-
 /* Magic, version, header length (2 or 4 bytes) and dict, padded with spaces and '\n' to 64 bytes. */
 static size_t make_header(unsigned char *buf, int major, const char *dict)
 {
@@ -324,12 +260,12 @@ START_TEST(rows_round_trip)
 {
   char dir[256];
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   round_trip(dir, 7, 3);  /* 7 rows over 2, 3, 4 ranks: uneven */
   round_trip(dir, 2, 5);  /* fewer rows than ranks on 3 and 4 ranks */
   round_trip(dir, 1, 1);
   round_trip(dir, 103, 17);
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -342,7 +278,7 @@ START_TEST(rows_f64_and_ints)
   wn_layout     L;
   int           ok = 1;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   snprintf(p64, sizeof(p64), "%s/f64.npy", dir);
   snprintf(pi8, sizeof(pi8), "%s/i8.npy", dir);
@@ -406,7 +342,7 @@ START_TEST(rows_f64_and_ints)
     /* Rows past the end. */
     FAILS_ALL(wn_npy_read_rows_float(pv3, &h, 9, 3, rows), "rows [9, 12) are outside the 11 rows");
   }
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -416,7 +352,7 @@ START_TEST(read_header_errors)
   int           rank;
   wn_npy_header h;
 
-  tmpdir_make(dir, sizeof(dir));
+  wn_test_tmpdir_make(dir, sizeof(dir));
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
 
   snprintf(path, sizeof(path), "%s/missing.npy", dir);
@@ -462,7 +398,7 @@ START_TEST(read_header_errors)
 
   /* A directory is not a file. */
   FAILS_ALL(wn_npy_read_header(PETSC_COMM_WORLD, dir, &h), "not a regular file");
-  tmpdir_remove(dir);
+  wn_test_tmpdir_remove(dir);
 }
 END_TEST
 
