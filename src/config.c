@@ -146,6 +146,8 @@ static void config_defaults(wn_config *cfg)
   strcpy(cfg->targets.dataset, "/targets/embedding");
   strcpy(cfg->targets.labels_dataset, "/targets/label");
   strcpy(cfg->private_set.dataset, "/private/embedding");
+  strcpy(cfg->candidates.source_row_dataset, "/candidates/source_row");
+  cfg->seed = 7;
   cfg->kernel.metric = WN_METRIC_COSINE;
   cfg->kernel.gamma  = 1.0;
   cfg->kernel.minmax = PETSC_FALSE;
@@ -208,7 +210,14 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_targets_dataset", "HDF5 dataset of the M x d target embeddings [dataset]", "dataset", cfg->targets.dataset, sizeof(cfg->targets.dataset)));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private", "Existing (already used) data for FLCG: HDF5 or .npy; default: the candidates file [path]", "path", cfg->private_set.path, sizeof(cfg->private_set.path)));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private_dataset", "HDF5 dataset of the P x d existing-data embeddings [dataset]", "dataset", cfg->private_set.dataset, sizeof(cfg->private_set.dataset)));
-  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_records", "JSONL file whose line i is candidate i; selected records are copied into OUT.jsonl [path]", "path", cfg->records, sizeof(cfg->records)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_source_row_dataset", "HDF5 dataset of each candidate's line in the records file (written by featurize) [dataset]", "dataset", cfg->candidates.source_row_dataset, sizeof(cfg->candidates.source_row_dataset)));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_records", "JSONL records of the candidates (line i = candidate i, or its source row); copied into PREFIX.jsonl [path]", "path", cfg->records, sizeof(cfg->records)));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_subsample", "Select from a seeded subsample of this many candidates, 0 = all [count]", "count", &cfg->subsample));
+  {
+    int64_t seed = (int64_t)cfg->seed;
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_seed", "Seed of -wn_subsample", "", &seed));
+    cfg->seed = (uint64_t)seed;
+  }
   /* kernel */
   PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_kernel_metric", "Similarity: cosine, dot, rbf (exp(-gamma |x-y|^2)), additive ((1+cos)/2, DELIFT)", wn_metric_names, 4, &metric));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_kernel_gamma", "RBF width gamma, > 0 [1/distance^2]", "1/dist^2", &cfg->kernel.gamma));
@@ -258,6 +267,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->progress_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_progress must be >= 0 seconds, got %g", cfg->progress_interval);
   PetscCheck(!isnan(cfg->min_gain), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_min_gain must be a number");
   PetscCheck(cfg->output[0], comm, PETSC_ERR_ARG_WRONG, "-wn_output must not be empty");
+  PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);
   if (!strcmp(cfg->memory_limit_text, "auto")) PetscCall(wn_config_default_memory_limit(comm, &cfg->memory_limit));

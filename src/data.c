@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <winnow/data.h>
+#include <winnow/util.h>
 #include <winnow/h5io.h>
 #include <winnow/npy.h>
 
@@ -288,10 +289,16 @@ PetscErrorCode wn_pool_read(MPI_Comm comm, const wn_input_spec *spec, wn_pool **
   p.id.n = p.label.n = p.layout.n_local;
   if (!v.code && file >= 0) PetscCall(data_read_column(comm, file, spec->path, spec->ids_dataset, "ids", spec->dataset, p.layout.n_global, p.layout.row_start, p.layout.n_local, &p.id, &v));
   if (!v.code && file >= 0) PetscCall(data_read_column(comm, file, spec->path, spec->labels_dataset, "labels", spec->dataset, p.layout.n_global, p.layout.row_start, p.layout.n_local, &p.label, &v));
+  p.source_row.kind = p.origin.kind = WN_COLUMN_NONE;
+  p.source_row.n = p.origin.n = p.layout.n_local;
+  if (!v.code && file >= 0) PetscCall(data_read_column(comm, file, spec->path, spec->source_row_dataset, "source rows", spec->dataset, p.layout.n_global, p.layout.row_start, p.layout.n_local, &p.source_row, &v));
+  if (!v.code && p.source_row.kind == WN_COLUMN_STRING) data_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "source-row dataset %s in '%s' holds strings; expected int64 line numbers", spec->source_row_dataset, spec->path);
   PetscCall(wn_h5_close(&file));
   if (v.code) {
     PetscCall(PetscFree(p.embedding));
     PetscCall(wn_column_destroy(&p.id));
+    PetscCall(wn_column_destroy(&p.label));
+    PetscCall(wn_column_destroy(&p.source_row));
     SETERRQ(comm, v.code, "%s", v.msg);
   }
   PetscCall(PetscNew(pool));
@@ -374,8 +381,8 @@ PetscErrorCode wn_pool_create_from_rows(MPI_Comm comm, int64_t n_global, int64_t
   p->d = d;
   PetscCall(PetscMalloc1(p->layout.n_local * d > 0 ? p->layout.n_local * d : 1, &p->embedding));
   if (p->layout.n_local > 0) PetscCall(PetscArraycpy(p->embedding, local_rows, p->layout.n_local * d));
-  p->id.kind = p->label.kind = WN_COLUMN_NONE;
-  p->id.n = p->label.n = p->layout.n_local;
+  p->id.kind = p->label.kind = p->source_row.kind = p->origin.kind = WN_COLUMN_NONE;
+  p->id.n = p->label.n = p->source_row.n = p->origin.n = p->layout.n_local;
   p->file_dtype        = WN_DTYPE_F32;
   *pool                = p;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -415,6 +422,8 @@ PetscErrorCode wn_pool_destroy(wn_pool **pool)
   PetscCall(PetscFree((*pool)->embedding));
   PetscCall(wn_column_destroy(&(*pool)->id));
   PetscCall(wn_column_destroy(&(*pool)->label));
+  PetscCall(wn_column_destroy(&(*pool)->source_row));
+  PetscCall(wn_column_destroy(&(*pool)->origin));
   PetscCall(PetscFree(*pool));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -681,5 +690,144 @@ PetscErrorCode wn_pool_find_ids(const wn_pool *pool, int64_t n_ids, const char *
       SETERRQ(comm, PETSC_ERR_ARG_WRONG, "id '%s' matches %lld rows of %s (first: row %lld); ids must be unique", ids[q], (long long)n_match, src, (long long)rows[q]);
     }
   PetscCall(PetscFree3(count, count_all, first));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- subsampling ---------------------------------------------------------------------------------- */
+
+/* Move the kept rows (in global order: rank r's kept rows precede rank r+1's) of a per-row array of
+ * row_bytes bytes to their owners under the balanced layout of n_new rows. Collective. */
+static PetscErrorCode data_redistribute(MPI_Comm comm, int64_t kept_start, int64_t n_kept, size_t row_bytes, const char *send, const wn_layout *to, char *recv)
+{
+  PetscMPIInt  size, *scount, *sdispl, *rcount, *rdispl;
+  MPI_Datatype row;
+  int64_t      g = kept_start;
+
+  PetscFunctionBeginUser;
+  if (row_bytes == 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscCalloc4(size, &scount, size, &sdispl, size, &rcount, size, &rdispl));
+  for (int64_t i = 0; i < n_kept; i++, g++) scount[wn_layout_owner(to->n_global, size, g)]++;
+  for (int r = 1; r < size; r++) sdispl[r] = sdispl[r - 1] + scount[r - 1];
+  PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
+  for (int r = 1; r < size; r++) rdispl[r] = rdispl[r - 1] + rcount[r - 1];
+  PetscCallMPI(MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row));
+  PetscCallMPI(MPI_Type_commit(&row));
+  PetscCallMPI(MPI_Alltoallv(send, scount, sdispl, row, recv, rcount, rdispl, row, comm));
+  PetscCallMPI(MPI_Type_free(&row));
+  PetscCall(PetscFree4(scount, sdispl, rcount, rdispl));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Compact a column to the kept local rows and move them (kind and width kept). Collective. */
+static PetscErrorCode data_subsample_column(MPI_Comm comm, const wn_column *in, const unsigned char *keep, int64_t kept_start, int64_t n_kept, const wn_layout *to, wn_column *out)
+{
+  size_t w;
+  char  *send, *src;
+
+  PetscFunctionBeginUser;
+  memset(out, 0, sizeof(*out));
+  out->kind  = in->kind;
+  out->n     = to->n_local;
+  out->width = in->width;
+  if (in->kind == WN_COLUMN_NONE) PetscFunctionReturn(PETSC_SUCCESS);
+  w   = in->kind == WN_COLUMN_INT ? sizeof(int64_t) : in->width;
+  src = in->kind == WN_COLUMN_INT ? (char *)in->ints : in->strings;
+  PetscCall(PetscMalloc1((size_t)(n_kept > 0 ? n_kept : 1) * w, &send));
+  for (int64_t i = 0, k = 0; i < in->n; i++)
+    if (keep[i]) memcpy(send + (size_t)(k++) * w, src + (size_t)i * w, w);
+  if (in->kind == WN_COLUMN_INT) {
+    PetscCall(PetscMalloc1(to->n_local > 0 ? to->n_local : 1, &out->ints));
+    PetscCall(data_redistribute(comm, kept_start, n_kept, w, send, to, (char *)out->ints));
+  } else {
+    PetscCall(PetscMalloc1((size_t)(to->n_local > 0 ? to->n_local : 1) * w, &out->strings));
+    PetscCall(data_redistribute(comm, kept_start, n_kept, w, send, to, out->strings));
+  }
+  PetscCall(PetscFree(send));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief A seeded subsample of S rows of the pool, the same for any rank count, rebalanced over the ranks.
+
+  Collective on the pool's communicator. Row g (its row in the file: the pool's origin, or g) has the key
+  wn_splitmix64(seed ^ wn_splitmix64(g)); the S smallest keys (ties to the lower row) are kept. The threshold
+  is found by bisection on the 64-bit key with one MPI_Allreduce per step (no rank ever holds all N keys);
+  the kept rows stay in file order and are moved to the balanced layout of S rows with MPI_Alltoallv.
+
+  @param[in]  pool  the full pool (borrowed)
+  @param[in]  S     rows to keep, 1 <= S <= N
+  @param[in]  seed  sample seed
+  @param[out] sub   the subsample (owned by the caller; wn_pool_destroy); its origin column maps each row to
+                    its row in the file
+**/
+PetscErrorCode wn_pool_subsample(const wn_pool *pool, int64_t S, uint64_t seed, wn_pool **sub)
+{
+  MPI_Comm       comm = pool->layout.comm;
+  int64_t        nl = pool->layout.n_local, N = pool->layout.n_global, n_kept = 0, kept_start = 0, below, at, need, at_start = 0;
+  uint64_t      *key, lo = 0, hi = UINT64_MAX;
+  unsigned char *keep;
+  wn_pool       *p;
+  float         *send;
+  int64_t       *rows;
+
+  PetscFunctionBeginUser;
+  PetscCheck(S >= 1 && S <= N, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample %lld must be between 1 and the pool size %lld", (long long)S, (long long)N);
+  PetscCall(PetscMalloc3(nl + 1, &key, nl + 1, &keep, nl + 1, &rows));
+  for (int64_t i = 0; i < nl; i++) {
+    rows[i] = pool->origin.kind == WN_COLUMN_INT ? pool->origin.ints[i] : pool->layout.row_start + i;
+    key[i]  = wn_splitmix64(seed ^ wn_splitmix64((uint64_t)rows[i]));
+  }
+  /* smallest threshold t with #(key <= t) >= S */
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    int64_t  c = 0, call;
+    for (int64_t i = 0; i < nl; i++) c += key[i] <= mid;
+    PetscCallMPI(MPI_Allreduce(&c, &call, 1, MPI_INT64_T, MPI_SUM, comm));
+    if (call >= S) hi = mid;
+    else lo = mid + 1;
+  }
+  /* keep every key < t, and of the keys == t the lowest rows (in global order) until S */
+  below = at = 0;
+  for (int64_t i = 0; i < nl; i++) {
+    below += key[i] < lo;
+    at += key[i] == lo;
+  }
+  {
+    int64_t below_all;
+    PetscCallMPI(MPI_Allreduce(&below, &below_all, 1, MPI_INT64_T, MPI_SUM, comm));
+    need = S - below_all;
+  }
+  PetscCallMPI(MPI_Exscan(&at, &at_start, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (pool->layout.rank == 0) at_start = 0;
+  for (int64_t i = 0, seen = at_start; i < nl; i++) {
+    keep[i] = key[i] < lo || (key[i] == lo && seen++ < need);
+    n_kept += keep[i];
+  }
+  PetscCallMPI(MPI_Exscan(&n_kept, &kept_start, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (pool->layout.rank == 0) kept_start = 0;
+
+  PetscCall(PetscNew(&p));
+  PetscCall(wn_layout_init(comm, S, &p->layout));
+  p->d          = pool->d;
+  p->source     = pool->source;
+  p->file_dtype = pool->file_dtype;
+  if (pool->embedding) {
+    PetscCall(PetscMalloc1((size_t)(n_kept > 0 ? n_kept : 1) * (size_t)pool->d, &send));
+    for (int64_t i = 0, k = 0; i < nl; i++)
+      if (keep[i]) PetscCall(PetscArraycpy(send + (size_t)(k++) * (size_t)pool->d, pool->embedding + (size_t)i * (size_t)pool->d, pool->d));
+    PetscCall(PetscMalloc1((size_t)(p->layout.n_local > 0 ? p->layout.n_local : 1) * (size_t)pool->d, &p->embedding));
+    PetscCall(data_redistribute(comm, kept_start, n_kept, (size_t)pool->d * sizeof(float), (const char *)send, &p->layout, (char *)p->embedding));
+    PetscCall(PetscFree(send));
+  }
+  PetscCall(data_subsample_column(comm, &pool->id, keep, kept_start, n_kept, &p->layout, &p->id));
+  PetscCall(data_subsample_column(comm, &pool->label, keep, kept_start, n_kept, &p->layout, &p->label));
+  PetscCall(data_subsample_column(comm, &pool->source_row, keep, kept_start, n_kept, &p->layout, &p->source_row));
+  {
+    wn_column origin = {WN_COLUMN_INT, nl, rows, NULL, 0};
+    PetscCall(data_subsample_column(comm, &origin, keep, kept_start, n_kept, &p->layout, &p->origin));
+  }
+  PetscCall(PetscFree3(key, keep, rows));
+  *sub = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -197,9 +197,9 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
   PetscCall(PetscSNPrintf(selected_by, sizeof(selected_by), "%s%s%s", s->method, s->cfg->deck[0] ? " " : "", s->cfg->deck));
   if (rank == 0 && s->cfg->records[0]) {
     PetscCall(PetscMalloc1(sel->n + 1, &lines));
-    PetscCall(output_read_record_lines(s->cfg->records, sel->n, sel->index, lines, &n_lines));
-    if (n_lines != sel->n_candidates)
-      snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", s->cfg->records, (long long)n_lines, (long long)sel->n_candidates);
+    PetscCall(output_read_record_lines(s->cfg->records, sel->n, s->record_line, lines, &n_lines));
+    for (int64_t j = 0; j < sel->n && !msg[0]; j++)
+      if (!lines[j]) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines, but candidate %lld's record is line %lld", s->cfg->records, (long long)n_lines, (long long)s->file_index[j], (long long)s->record_line[j] + 1);
     PetscCall(wn_jsonl_record_create(&rec));
   }
   if (rank == 0 && !msg[0]) {
@@ -213,7 +213,7 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
         char           *open, *close;
         PetscCall(wn_jsonl_parse(rec, lines[j], strlen(lines[j]), &st));
         if (!st.valid) {
-          snprintf(msg, sizeof(msg), "records file '%s', line %lld (candidate %lld): not a JSON object: %s at byte %zu", s->cfg->records, (long long)sel->index[j] + 1, (long long)sel->index[j], st.reason, st.offset);
+          snprintf(msg, sizeof(msg), "records file '%s', line %lld (candidate %lld): not a JSON object: %s at byte %zu", s->cfg->records, (long long)s->record_line[j] + 1, (long long)s->file_index[j], st.reason, st.offset);
           break;
         }
         r     = rec;
@@ -230,9 +230,9 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
       PetscCall(output_json_key(fp, r, &first, "rank"));
       fprintf(fp, "%lld", (long long)(j + 1));
       PetscCall(output_json_key(fp, r, &first, "index"));
-      fprintf(fp, "%lld", (long long)sel->index[j]);
+      fprintf(fp, "%lld", (long long)s->file_index[j]);
       PetscCall(output_json_key(fp, r, &first, "id"));
-      PetscCall(output_json_column(fp, ids, j, sel->index[j]));
+      PetscCall(output_json_column(fp, ids, j, s->file_index[j]));
       if (labels->kind != WN_COLUMN_NONE) {
         PetscCall(output_json_key(fp, r, &first, "label"));
         PetscCall(output_json_column(fp, labels, j, 0));
@@ -290,10 +290,10 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
   PetscCall(PetscSNPrintf(final, sizeof(final), "%s.h5", prefix));
   PetscCall(wn_output_temp_name(comm, final, tmp, sizeof(tmp)));
   PetscCall(wn_h5_create(comm, tmp, &file));
-  PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/index", sel->n, k0, nk, sel->index));
+  PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/index", sel->n, k0, nk, s->file_index));
   if (ids.kind == WN_COLUMN_STRING) PetscCall(wn_h5_write_rows_strings(comm, file, "/selection/id", sel->n, k0, nk, ids.strings, ids.width));
   else if (ids.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/id", sel->n, k0, nk, ids.ints));
-  else PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/id", sel->n, k0, nk, sel->index));
+  else PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/id", sel->n, k0, nk, s->file_index));
   if (labels.kind == WN_COLUMN_STRING) PetscCall(wn_h5_write_rows_strings(comm, file, "/selection/label", sel->n, k0, nk, labels.strings, labels.width));
   else if (labels.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/label", sel->n, k0, nk, labels.ints));
   PetscCall(wn_h5_write_rows_double(comm, file, "/selection/gain", sel->n, k0, nk, sel->gain));
@@ -319,6 +319,7 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
     if (s->scores) PetscCall(wn_h5_write_rows_double(comm, file, "/scores/singleton_gain", N, L->row_start, L->n_local, s->scores));
     PetscCall(wn_h5_write_rows_uint8(comm, file, "/scores/selected", N, L->row_start, L->n_local, flag));
     PetscCall(wn_h5_write_rows_int64(comm, file, "/scores/rank", N, L->row_start, L->n_local, pos));
+    if (s->pool->origin.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/scores/index", N, L->row_start, L->n_local, s->pool->origin.ints));
     PetscCall(PetscFree(flag));
     PetscCall(PetscFree(pos));
   }

@@ -34,6 +34,7 @@ PetscErrorCode wn_run_destroy(wn_run *run)
   PetscCall(wn_selection_destroy(&run->sel));
   PetscCall(PetscFree(run->scores));
   PetscCall(PetscFree(run->warm));
+  PetscCall(PetscFree2(run->file_index, run->record_line));
   PetscCall(wn_kernel_destroy(&run->K));
   PetscCall(wn_kernel_destroy(&run->K_query));
   PetscCall(wn_kernel_destroy(&run->K_private));
@@ -43,16 +44,23 @@ PetscErrorCode wn_run_destroy(wn_run *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* -wn_records must have exactly one line per candidate: checked when the pool is known, before any work
- * (rank 0 counts newlines; the verdict is agreed). Collective. */
+/* -wn_records must hold every candidate's record: line i is candidate i (then the file has exactly N lines),
+ * or, when the pool has a source_row column (written by `winnow featurize`), line source_row[i]. Checked when
+ * the pool is read, before any work (rank 0 counts newlines; the verdict is agreed). Collective. */
 static PetscErrorCode pipeline_check_records(wn_run *run, int64_t n)
 {
   PetscMPIInt rank;
-  int64_t     lines = 0;
-  char        msg[PETSC_MAX_PATH_LEN + 160] = "";
+  int64_t     lines = 0, need_max = -1;
+  PetscBool   exact = PETSC_TRUE;
+  char        msg[PETSC_MAX_PATH_LEN + 512] = "";
 
   PetscFunctionBeginUser;
   if (!run->cfg->records[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  if (run->pool && run->pool->source_row.kind == WN_COLUMN_INT) {
+    exact = PETSC_FALSE;
+    for (int64_t i = 0; i < run->pool->layout.n_local; i++) need_max = PetscMax(need_max, run->pool->source_row.ints[i]);
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &need_max, 1, MPI_INT64_T, MPI_MAX, run->comm));
+  }
   PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
   if (rank == 0) {
     FILE *fp = fopen(run->cfg->records, "rb");
@@ -67,10 +75,27 @@ static PetscErrorCode pipeline_check_records(wn_run *run, int64_t n)
       }
       if (last != '\n') lines++; /* a last line without its newline */
       fclose(fp);
-      if (lines != n) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", run->cfg->records, (long long)lines, (long long)n);
+      if (exact && lines != n) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the pool has %lld candidates (line i must be candidate i)", run->cfg->records, (long long)lines, (long long)n);
+      if (!exact && lines <= need_max)
+        snprintf(msg, sizeof(msg), "records file '%s' has %lld lines but the candidates' source rows (%s) go up to line %lld", run->cfg->records, (long long)lines, run->cfg->candidates.source_row_dataset, (long long)need_max + 1);
     }
   }
   WN_CHECK_ALL(run->comm, msg[0] == 0, PETSC_ERR_ARG_SIZ, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -wn_subsample: replace the pool by a seeded subsample (the same rows on any rank count). Collective. */
+static PetscErrorCode pipeline_subsample(wn_run *run)
+{
+  wn_pool *sub = NULL;
+  int64_t  S   = run->cfg->subsample;
+
+  PetscFunctionBeginUser;
+  if (S <= 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(wn_pool_subsample(run->pool, S, run->cfg->seed, &sub));
+  PetscCall(PetscPrintf(run->comm, "subsample: %lld of %lld candidates (seed %llu)\n", (long long)S, (long long)run->pool->layout.n_global, (unsigned long long)run->cfg->seed));
+  PetscCall(wn_pool_destroy(&run->pool));
+  run->pool = sub;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -90,6 +115,7 @@ PetscErrorCode wn_pipeline_load(wn_run *run)
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
   PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
   PetscCall(pipeline_check_records(run, run->pool->layout.n_global));
+  PetscCall(pipeline_subsample(run));
   PetscCall(PetscPrintf(run->comm, "candidates: %lld x %lld %s from %s%s%s%s%s\n", (long long)run->pool->layout.n_global, (long long)run->pool->d, dtype_name(run->pool->file_dtype), cfg->candidates.path,
                         run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : "", "", ""));
   if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
@@ -117,6 +143,7 @@ PetscErrorCode wn_pipeline_load_metadata(wn_run *run)
     PetscCall(PetscPrintf(run->comm, "candidates: %lld rows from %s%s%s\n", (long long)run->pool->layout.n_global, cfg->candidates.path, run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : ""));
   }
   if (run->pool) PetscCall(pipeline_check_records(run, run->pool->layout.n_global));
+  if (run->pool) PetscCall(pipeline_subsample(run));
   if (cfg->targets.path[0] && !cfg->quality_label[0]) PetscCall(wn_targets_read(run->comm, &cfg->targets, run->pool ? run->pool->d : 0, &run->targets));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_LOAD));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -262,7 +289,7 @@ PetscErrorCode wn_pipeline_read_kernels(wn_run *run)
     PetscCall(pipeline_kernel_shape(run, second, &Nq, &Tq));
     PetscCheck(Nq == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s has %lld candidate rows but %s has %lld", second, (long long)Nq, cfg->kernel_dataset, (long long)N);
   }
-  if (!run->pool) PetscCall(pipeline_check_records(run, N));
+  if (!run->pool) PetscCall(pipeline_check_records(run, N)); /* no candidates file: line i = candidate i */
   if (run->pool) PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s in '%s' has %lld candidate rows but %s has %lld candidates", cfg->kernel_dataset, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global);
   PetscCheck(!(needs & WN_NEEDS_POOL_KERNEL) || T == N, run->comm, PETSC_ERR_ARG_SIZ, "method %s needs an N x N pool kernel but %s in '%s' is %lld x %lld", cfg->method, cfg->kernel_dataset, cfg->kernel_file, (long long)N, (long long)T);
   PetscCall(wn_layout_init(run->comm, N, &layout));
@@ -331,6 +358,30 @@ static PetscErrorCode pipeline_warm_start(wn_run *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Per pick: its row in the candidates dataset (the pool's origin after -wn_subsample) and the line of its
+ * record (the pool's source_row when present). Replicated. Collective. */
+static PetscErrorCode pipeline_file_rows(wn_run *run)
+{
+  const wn_selection *sel = run->sel;
+  wn_column           col = {0};
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(sel->n + 1, &run->file_index, sel->n + 1, &run->record_line));
+  PetscCall(PetscArraycpy(run->file_index, sel->index, sel->n));
+  if (run->pool && run->pool->origin.kind == WN_COLUMN_INT) {
+    PetscCall(wn_column_gather(&run->pool->layout, &run->pool->origin, sel->n, sel->index, &col));
+    PetscCall(PetscArraycpy(run->file_index, col.ints, sel->n));
+    PetscCall(wn_column_destroy(&col));
+  }
+  PetscCall(PetscArraycpy(run->record_line, run->file_index, sel->n));
+  if (run->pool && run->pool->source_row.kind == WN_COLUMN_INT) {
+    PetscCall(wn_column_gather(&run->pool->layout, &run->pool->source_row, sel->n, sel->index, &col));
+    PetscCall(PetscArraycpy(run->record_line, col.ints, sel->n));
+    PetscCall(wn_column_destroy(&col));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief Resolve the budget and the warm start, then run the method on the greedy engine.
 
@@ -367,7 +418,8 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.report                   = &run->report;
   PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "", wn_greedy_kind_names[cfg->greedy]));
   PetscCall(run->method->select(&prob, &run->sel, &run->scores));
-  wn_selection_checksum(run->sel->index, run->sel->n, run->checksum);
+  PetscCall(pipeline_file_rows(run));
+  wn_selection_checksum(run->file_index, run->sel->n, run->checksum);
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_SELECT));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -384,6 +436,8 @@ PetscErrorCode wn_pipeline_write(wn_run *run)
   out.cfg      = run->cfg;
   out.pool     = run->pool;
   out.sel      = run->sel;
+  out.file_index  = run->file_index;
+  out.record_line = run->record_line;
   out.scores   = run->scores;
   out.checksum = run->checksum;
   PetscCall(wn_output_write_selection(run->comm, run->cfg->output, &out));
@@ -464,7 +518,7 @@ static PetscErrorCode pipeline_print_picks(wn_run *run, int64_t show)
   }
   PetscCall(PetscPrintf(run->comm, "\nselection (%lld picks, stopped by %s; first %lld shown)\n  rank      index  gain            objective        id  [label]\n", (long long)sel->n, sel->stop_reason, (long long)show));
   for (int64_t j = 0; j < show; j++)
-    PetscCall(PetscPrintf(run->comm, "  %4lld %10lld  %-15.8g %-15.8g  %s%s%s%s%s\n", (long long)(j + 1), (long long)sel->index[j], sel->gain[j], sel->objective[j], wn_column_text(&ids, j, sel->index[j], b1, sizeof(b1)), labels.kind != WN_COLUMN_NONE ? "  [" : "",
+    PetscCall(PetscPrintf(run->comm, "  %4lld %10lld  %-15.8g %-15.8g  %s%s%s%s%s\n", (long long)(j + 1), (long long)run->file_index[j], sel->gain[j], sel->objective[j], wn_column_text(&ids, j, run->file_index[j], b1, sizeof(b1)), labels.kind != WN_COLUMN_NONE ? "  [" : "",
                           labels.kind != WN_COLUMN_NONE ? wn_column_text(&labels, j, 0, b2, sizeof(b2)) : "", labels.kind != WN_COLUMN_NONE ? "]" : "", j < sel->n_warm ? "  (warm start)" : ""));
   PetscCall(wn_column_destroy(&ids));
   PetscCall(wn_column_destroy(&labels));

@@ -27,7 +27,9 @@ typedef struct {
   wn_input_spec candidates;                 /* -wn_candidates, -wn_candidates_dataset, -wn_ids_dataset, -wn_labels_dataset */
   wn_input_spec targets;                    /* -wn_targets, -wn_targets_dataset */
   wn_input_spec private_set;                /* -wn_private, -wn_private_dataset (FLCG's existing data P) */
-  char          records[PETSC_MAX_PATH_LEN];/* -wn_records: JSONL whose line i is candidate i (copied into the output) */
+  char          records[PETSC_MAX_PATH_LEN];/* -wn_records: JSONL of the candidates' records (copied into the output) */
+  int64_t       subsample;                  /* -wn_subsample: select from a seeded subsample of this many candidates (0 = all) */
+  uint64_t      seed;                       /* -wn_seed: seed of the subsample */
 
   /* kernel stage */
   wn_kernel_params kernel;                  /* -wn_kernel_metric, _gamma, _minmax, _tile_rows, _tile_cols */

@@ -20,6 +20,8 @@ typedef struct {
   char dataset[256];             /* HDF5 dataset of the N x d embedding (ignored for .npy) */
   char ids_dataset[256];         /* HDF5 dataset of N ids (int or string); "" = none; absent = default ids */
   char labels_dataset[256];      /* HDF5 dataset of N labels (int or string); "" = none; absent = no labels */
+  char source_row_dataset[256];  /* HDF5 dataset of N int64 line numbers in the original JSONL records file
+                                    (written by `winnow featurize`); "" or absent: record line = row */
   PetscBool metadata_only;       /* read the shape, ids and labels but not the embedding rows (embedding = NULL) */
 } wn_input_spec;
 
@@ -40,6 +42,8 @@ typedef struct {
   float    *embedding;              /* n_local x d, row-major, owned */
   wn_column id;                     /* local ids; kind NONE means id = global row index */
   wn_column label;                  /* local labels; kind NONE when absent */
+  wn_column source_row;             /* local 0-based line numbers in the records file; kind NONE: = file row */
+  wn_column origin;                 /* local rows of the embedding dataset (after wn_pool_subsample); NONE: = global row */
   wn_input_spec source;             /* where it came from (for provenance and messages) */
   int       file_dtype;             /* wn_dtype of the embedding on disk */
 } wn_pool;
@@ -76,6 +80,12 @@ PETSC_EXTERN PetscErrorCode wn_column_gather(const wn_layout *layout, const wn_c
 /* Row i of a column as text ("%lld" for ints, the string otherwise; for kind NONE the fallback global index). */
 PETSC_EXTERN const char *wn_column_text(const wn_column *c, int64_t i, int64_t fallback, char *buf, size_t len);
 PETSC_EXTERN PetscErrorCode wn_column_destroy(wn_column *c);
+
+/* A seeded subsample of S rows of the pool, chosen independently of the rank count (the S rows with the
+ * smallest counter-based keys wn_splitmix64(seed ^ file row), ties to the lower row), kept in file order and
+ * rebalanced over the ranks (MPI_Alltoallv). The new pool's origin column holds each row's row in the file.
+ * Collective. Errors: S < 1 or S > N. */
+PETSC_EXTERN PetscErrorCode wn_pool_subsample(const wn_pool *pool, int64_t S, uint64_t seed, wn_pool **sub);
 
 /* Map ids given as text to global rows (ints compare numerically, strings exactly; kind NONE: the text is a
  * global index). Collective. Errors from rank 0 name the first id that matches no row, or matches twice. */

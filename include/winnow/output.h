@@ -28,6 +28,8 @@ typedef struct {
   const wn_config    *cfg;         /* for attributes, records, flags */
   const wn_pool      *pool;        /* ids and labels of the candidates (may be NULL: ids = row numbers) */
   const wn_selection *sel;         /* replicated selection */
+  const int64_t      *file_index;  /* per pick: row in the candidates dataset (reported as "index") */
+  const int64_t      *record_line; /* per pick: 0-based line of its record in cfg->records */
   const double       *scores;      /* n_local singleton gains or NULL */
   const char         *checksum;    /* 16 hex digits */
 } wn_output_selection;

@@ -24,6 +24,8 @@ typedef struct {
   wn_kernel       *K, *K_query, *K_private; /* owned */
   wn_selection    *sel;         /* owned */
   double          *scores;      /* owned, n_local singleton gains or NULL */
+  int64_t         *file_index;  /* owned, per pick: row in the candidates dataset (differs from sel->index after -wn_subsample) */
+  int64_t         *record_line; /* owned, per pick: 0-based line in -wn_records (the pool's source_row, else file_index) */
   int64_t         *warm;        /* owned, warm-start rows */
   int64_t          n_warm;
   char             checksum[17];

@@ -38,6 +38,13 @@ wn_mpi_env() {
     export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe
     export OMPI_MCA_mpi_yield_when_idle OMPI_MCA_btl_vader_single_copy_mechanism
   fi
+  # Each script gets its own Open MPI session directory: concurrent mpiruns (make check -j) otherwise race
+  # to create the shared /tmp/ompi.<host>.<uid> and one of them can fail with "File exists".
+  if [ -z "${OMPI_MCA_orte_tmpdir_base:-}" ]; then
+    OMPI_MCA_orte_tmpdir_base=$(mktemp -d "${TMPDIR:-/tmp}/winnow-ompi.XXXXXX")
+    echo "$OMPI_MCA_orte_tmpdir_base" >>"$wn_tmp_list_"
+    export OMPI_MCA_orte_tmpdir_base
+  fi
   OPENBLAS_NUM_THREADS=1
   OMP_NUM_THREADS=1
   HWLOC_HIDE_ERRORS=2

@@ -13,7 +13,7 @@ for deck in demo_fiori_fl demo_fiori_flmi; do
   ok=1; sums=""
   for np in 1 4; do
     o="$dir/$deck-$np"
-    wn_mpirun "$np" "$W" run "$top_srcdir/inputs/$deck.opts" -wn_candidates "$data/fiori.h5" -wn_targets "$data/fiori.h5" -wn_records "$data/pool.jsonl" -wn_output "$o" > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+    wn_mpirun "$np" "$W" run "$top_srcdir/inputs/$deck.opts" -wn_candidates "$data/fiori.h5" -wn_targets "$data/fiori.h5" -wn_records "$data/records.jsonl" -wn_output "$o" > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
     r=$(grep '^RESULT ' "$o.log")
     echo "# $np ranks: $r"
     sums="$sums $(echo "$r" | sed -n 's/.* checksum=\([0-9a-f]*\).*/\1/p')"
