@@ -17,7 +17,7 @@ picks() { sed -n 's/.*"index": \([0-9]*\),.*"gain": \([^,]*\),.*/\1 \2/p' "$1"; 
 methods="fl fl_pool flmi flcg"
 count=0
 for m in $methods; do count=$((count + 2)); done
-count=$((count + 4))
+count=$((count + 5))
 echo "1..$count"
 i=0
 common="-wn_progress 0 -wn_private_dataset /targets/embedding"
@@ -82,3 +82,18 @@ for np in 2 4; do
   cmp -s "$o.picks" "$dir/flmi-lazy-1.picks" || { ok=0; echo "# select from a 3-rank kernel file on $np ranks differs from run"; }
 done
 tap $ok $i "select on 2 and 4 ranks from a kernel written on 3 ranks equals run"
+
+# a seeded subsample is the same set of rows on every rank count (reported as rows of the dataset)
+i=$((i + 1)); ok=1; ref=""
+for np in $nps; do
+  o="$dir/subsample-$np"
+  wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method flmi -wn_subsample 61 -wn_seed 11 -wn_budget 9 -wn_scores -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+  picks "$o.jsonl" > "$o.picks"
+  if [ -z "$ref" ]; then ref="$o.picks"; elif ! cmp -s "$ref" "$o.picks"; then ok=0; echo "# subsample on $np ranks differs"; fi
+  if command -v h5dump >/dev/null 2>&1; then
+    h5dump -d /scores/index -y -w 0 "$o.h5" 2>/dev/null | sed -n '/DATA {/,/}/p' | grep -o '[0-9][0-9]*' | tr '\n' ' ' > "$o.rows"
+    if [ "$np" = 1 ]; then cp "$o.rows" "$dir/subsample.rows"; elif ! cmp -s "$o.rows" "$dir/subsample.rows"; then ok=0; echo "# subsample rows differ on $np ranks"; fi
+  fi
+done
+[ "$(grep -c . "$dir/subsample-1.picks" 2>/dev/null)" = 9 ] || ok=0
+tap $ok $i "-wn_subsample 61 of 203: same rows and same picks on ranks $nps"
