@@ -244,6 +244,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   /* outputs */
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_output", "Output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml [path]", "path", cfg->output, sizeof(cfg->output)));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_scores", "Also write per-candidate scores with a selected flag [bool]", &cfg->scores));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_jsonl_all", "PREFIX.jsonl holds every candidate (pool order) with a selected flag, not only the selection [bool]", &cfg->jsonl_all));
   /* bench */
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_n", "bench: synthetic candidates N [rows]", "rows", &cfg->bench_n));
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_m", "bench: synthetic targets M [rows]", "rows", &cfg->bench_m));

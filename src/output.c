@@ -258,6 +258,118 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Open the record of one candidate: the original members verbatim (from its line), or "{". *first says
+ * whether a member was written. An invalid record is reported in msg. */
+static PetscErrorCode output_record_open(FILE *fp, wn_jsonl_record *rec, char *line, const char *path, int64_t line_no, int64_t row, PetscBool *first, const wn_jsonl_record **used, char *msg, size_t msglen)
+{
+  wn_jsonl_status st;
+  char           *open, *close;
+
+  PetscFunctionBeginUser;
+  *first = PETSC_TRUE;
+  *used  = NULL;
+  if (!line) {
+    fputc('{', fp);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(wn_jsonl_parse(rec, line, strlen(line), &st));
+  if (!st.valid) {
+    snprintf(msg, msglen, "records file '%s', line %lld (candidate %lld): not a JSON object: %s at byte %zu", path, (long long)line_no + 1, (long long)row, st.reason, st.offset);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  *used = rec;
+  open  = strchr(line, '{');
+  close = strrchr(line, '}');
+  *close = 0;
+  fputs(open, fp);
+  for (char *q = open + 1; *q; q++)
+    if (*q != ' ' && *q != '\t') {
+      *first = PETSC_FALSE;
+      break;
+    }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -wn_jsonl_all: every candidate of the pool, in pool order, with a selected flag, its rank and gain in the
+ * selection (null when not selected) and its singleton gain ("score", with -wn_scores). Each rank appends its
+ * own rows in turn (rank order), reading its records from the records file itself. Collective. */
+static PetscErrorCode output_write_jsonl_all(MPI_Comm comm, const char *path, const wn_output_selection *s)
+{
+  const wn_pool      *pool = s->pool;
+  const wn_layout    *L    = &pool->layout;
+  const wn_selection *sel  = s->sel;
+  PetscMPIInt         rank, size;
+  int64_t            *pos, *want, n_lines = 0, nl = L->n_local;
+  char              **lines = NULL, selected_by[PETSC_MAX_PATH_LEN + 64], msg[2 * PETSC_MAX_PATH_LEN] = "", buf[1024];
+  wn_jsonl_record    *rec = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscSNPrintf(selected_by, sizeof(selected_by), "%s%s%s", s->method, s->cfg->deck[0] ? " " : "", s->cfg->deck));
+  PetscCall(PetscMalloc2(nl + 1, &pos, nl + 1, &want));
+  for (int64_t i = 0; i < nl; i++) {
+    pos[i]  = -1;
+    want[i] = pool->source_row.kind == WN_COLUMN_INT ? pool->source_row.ints[i] : (pool->origin.kind == WN_COLUMN_INT ? pool->origin.ints[i] : L->row_start + i);
+  }
+  for (int64_t j = 0; j < sel->n; j++)
+    if (sel->index[j] >= L->row_start && sel->index[j] < L->row_start + nl) pos[sel->index[j] - L->row_start] = j;
+  if (s->cfg->records[0] && nl > 0) {
+    PetscCall(PetscMalloc1(nl, &lines));
+    PetscCall(output_read_record_lines(s->cfg->records, nl, want, lines, &n_lines));
+    for (int64_t i = 0; i < nl && !msg[0]; i++)
+      if (!lines[i]) snprintf(msg, sizeof(msg), "records file '%s' has %lld lines, but candidate %lld's record is line %lld", s->cfg->records, (long long)n_lines, (long long)(L->row_start + i), (long long)want[i] + 1);
+    PetscCall(wn_jsonl_record_create(&rec));
+  }
+  for (PetscMPIInt r = 0; r < size; r++) {
+    if (r == rank && !msg[0] && nl > 0) {
+      FILE *fp = fopen(path, "a");
+      if (!fp) snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(errno));
+      for (int64_t i = 0; fp && i < nl && !msg[0]; i++) {
+        PetscBool              first;
+        const wn_jsonl_record *used;
+        int64_t                row = pool->origin.kind == WN_COLUMN_INT ? pool->origin.ints[i] : L->row_start + i, j = pos[i];
+        PetscCall(output_record_open(fp, rec, lines ? lines[i] : NULL, s->cfg->records, want[i], row, &first, &used, msg, sizeof(msg)));
+        if (msg[0]) break;
+        PetscCall(output_json_key(fp, used, &first, "selected"));
+        fputs(j >= 0 ? "true" : "false", fp);
+        PetscCall(output_json_key(fp, used, &first, "rank"));
+        if (j >= 0) fprintf(fp, "%lld", (long long)(j + 1));
+        else fputs("null", fp);
+        PetscCall(output_json_key(fp, used, &first, "index"));
+        fprintf(fp, "%lld", (long long)row);
+        PetscCall(output_json_key(fp, used, &first, "id"));
+        PetscCall(output_json_column(fp, &pool->id, i, row));
+        if (pool->label.kind != WN_COLUMN_NONE) {
+          PetscCall(output_json_key(fp, used, &first, "label"));
+          PetscCall(output_json_column(fp, &pool->label, i, 0));
+        }
+        PetscCall(output_json_key(fp, used, &first, "gain"));
+        if (j >= 0) fprintf(fp, "%.17g", sel->gain[j]);
+        else fputs("null", fp);
+        if (s->scores) {
+          PetscCall(output_json_key(fp, used, &first, "score"));
+          fprintf(fp, "%.17g", s->scores[i]);
+        }
+        PetscCall(output_json_key(fp, used, &first, "selected_by"));
+        PetscCall(wn_json_write_string(fp, selected_by, strlen(selected_by)));
+        fputs("}\n", fp);
+      }
+      if (fp && fclose(fp) && !msg[0]) snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(errno));
+    }
+    PetscCallMPI(MPI_Barrier(comm)); /* rank r + 1 appends after rank r closed the file */
+  }
+  (void)buf;
+  if (lines) {
+    for (int64_t i = 0; i < nl; i++) PetscCall(PetscFree(lines[i]));
+    PetscCall(PetscFree(lines));
+  }
+  PetscCall(wn_jsonl_record_destroy(&rec));
+  PetscCall(PetscFree2(pos, want));
+  WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief Write PREFIX.h5 and PREFIX.jsonl for a selection, each atomically.
 
@@ -354,7 +466,15 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
   /* ---- PREFIX.jsonl; both files are renamed into place only when both are complete ---- */
   PetscCall(PetscSNPrintf(final_jsonl, sizeof(final_jsonl), "%s.jsonl", prefix));
   PetscCall(wn_output_temp_name(comm, final_jsonl, tmp_jsonl, sizeof(tmp_jsonl)));
-  PetscCall(output_write_jsonl(comm, tmp_jsonl, s, &ids, &labels));
+  if (s->cfg->jsonl_all && s->pool) {
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0) { /* start empty: the ranks append in turn */
+      FILE *fp = fopen(tmp_jsonl, "w");
+      if (fp) fclose(fp);
+    }
+    PetscCall(output_write_jsonl_all(comm, tmp_jsonl, s));
+  } else PetscCall(output_write_jsonl(comm, tmp_jsonl, s, &ids, &labels));
   PetscCall(wn_output_commit(comm, tmp, final));
   PetscCall(wn_output_commit(comm, tmp_jsonl, final_jsonl));
   PetscCall(wn_column_destroy(&ids));

@@ -56,6 +56,7 @@ typedef struct {
   /* outputs */
   char      output[PETSC_MAX_PATH_LEN];     /* -wn_output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml */
   PetscBool scores;                         /* -wn_scores: per-candidate scores and selected flag */
+  PetscBool jsonl_all;                      /* -wn_jsonl_all: every candidate in PREFIX.jsonl with a selected flag */
 
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;
