@@ -79,4 +79,13 @@ if grep -q "avx512f\|avx2\|avx" /proc/cpuinfo; then
 else wn_skip "generic-core fix" "this CPU has no AVX: nothing better than the generic core"; fi
 OPENBLAS_CORETYPE=Haswell wn_mpirun 1 "$W" run $C -wn_budget 5 -wn_output "$dir/blas2" > "$dir/blas2.log" 2>&1
 grep -q "user set OPENBLAS_CORETYPE=Haswell" "$dir/blas2.log"; tap_rc $? 12 "a user's OPENBLAS_CORETYPE is respected and reported"
+# 13. -wn_jsonl_all: every candidate, in pool order, with its selected flag; the same file on 1 and 3 ranks
+ok=1
+for np in 1 3; do
+  wn_mpirun $np "$W" run $C -wn_budget 15 -wn_jsonl_all -wn_scores -wn_records "$dir/rec.jsonl" -wn_output "$dir/all$np" > "$dir/all$np.log" 2>&1 || { ok=0; wn_diag_file "$dir/all$np.log"; }
+  "$JC" "$dir/all$np.jsonl" -lines 203 text selected rank index winnow_id gain score > /dev/null || ok=0
+  [ "$(grep -c '"selected": true' "$dir/all$np.jsonl")" = 15 ] || ok=0
+done
+cmp -s "$dir/all1.jsonl" "$dir/all3.jsonl" || ok=0
+tap $ok 13 "-wn_jsonl_all: 203 valid lines, 15 selected, identical on 1 and 3 ranks"
 wn_done
