@@ -56,12 +56,14 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
   switch (command) {
   case WN_CMD_KERNEL:
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.kernel_file));
+    PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load(&run));          /* embeddings: own rows, targets replicated */
     PetscCall(wn_pipeline_kernel(&run));        /* K[c, t] in sgemm tiles */
     PetscCall(wn_pipeline_write_kernels(&run)); /* one HDF5 dataset per kernel, chunked along rows */
     break;
   case WN_CMD_SELECT:
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
+    PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
     PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
     PetscCall(wn_pipeline_select(&run));        /* the distributed greedy engine */
@@ -69,6 +71,7 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
     break;
   default: /* run */
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
+    PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load(&run));
     PetscCall(wn_pipeline_kernel(&run));
     if (cfg.kernel_keep) PetscCall(wn_pipeline_write_kernels(&run));

@@ -4,6 +4,8 @@
  * Owns: the output schema (doc/formats.md), the early writability check, the temp/commit protocol.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +78,61 @@ PetscErrorCode wn_output_check_writable(MPI_Comm comm, const char *path)
     if (err) snprintf(msg, sizeof(msg), "cannot write outputs to directory '%s' (for '%s'): %s", dir, path, strerror(err));
   }
   WN_CHECK_ALL(comm, err == 0, PETSC_ERR_FILE_OPEN, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Canonical absolute path of a file that may not exist yet (its directory does). */
+static void output_canonical(const char *path, char *out, size_t len)
+{
+  char dir[PETSC_MAX_PATH_LEN], copy[PETSC_MAX_PATH_LEN], real[PATH_MAX];
+
+  output_dirname(path, dir, sizeof(dir));
+  snprintf(copy, sizeof(copy), "%s", path);
+  if (realpath(dir, real)) snprintf(out, len, "%s/%s", real, basename(copy));
+  else snprintf(out, len, "%s", path);
+}
+
+/**
+  @brief Refuse outputs that are the same file as an input of this run, before any work.
+
+  Collective on comm: rank 0 compares canonical paths; the verdict is agreed.
+**/
+PetscErrorCode wn_output_check_clobber(MPI_Comm comm, const wn_config *cfg)
+{
+  PetscMPIInt rank;
+  char        msg[3 * PETSC_MAX_PATH_LEN] = "";
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    char        outs[5][PETSC_MAX_PATH_LEN];
+    const char *out_keys[5];
+    int         n_out = 0;
+    const char *ins[6] = {cfg->candidates.path, cfg->targets.path, cfg->private_set.path, cfg->records, cfg->warm_start, cfg->command == WN_CMD_SELECT ? cfg->kernel_file : ""};
+    const char *in_keys[6] = {"-wn_candidates", "-wn_targets", "-wn_private", "-wn_records", "-wn_warm_start", "-wn_kernel_file"};
+
+    if (cfg->command == WN_CMD_KERNEL || (cfg->command == WN_CMD_RUN && cfg->kernel_keep)) {
+      snprintf(outs[n_out], sizeof(outs[0]), "%s", cfg->kernel_file);
+      out_keys[n_out++] = "-wn_kernel_file";
+    }
+    if (cfg->command == WN_CMD_KERNEL) {
+      snprintf(outs[n_out], sizeof(outs[0]), "%s.yaml", cfg->kernel_file);
+      out_keys[n_out++] = "-wn_kernel_file";
+    } else {
+      const char *ext[3] = {".h5", ".jsonl", ".yaml"};
+      for (int e = 0; e < 3; e++) {
+        snprintf(outs[n_out], sizeof(outs[0]), "%s%s", cfg->output, ext[e]);
+        out_keys[n_out++] = "-wn_output";
+      }
+    }
+    for (int o = 0; o < n_out && !msg[0]; o++) {
+      char co[PETSC_MAX_PATH_LEN], ci[PATH_MAX];
+      output_canonical(outs[o], co, sizeof(co));
+      for (int i = 0; i < 6 && !msg[0]; i++)
+        if (ins[i][0] && realpath(ins[i], ci) && !strcmp(ci, co)) snprintf(msg, sizeof(msg), "%s would overwrite the input '%s' (%s): choose another output name", out_keys[o], ins[i], in_keys[i]);
+    }
+  }
+  WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_ARG_WRONG, "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

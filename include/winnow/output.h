@@ -16,6 +16,9 @@
 /* Fail early (rank 0 checks, every rank agrees) when the directory of path cannot be written:
  * "cannot write outputs to 'dir/': Permission denied". Collective. */
 PETSC_EXTERN PetscErrorCode wn_output_check_writable(MPI_Comm comm, const char *path);
+/* Refuse (from rank 0, before any work) outputs of this subcommand that are the same file as one of its
+ * inputs ("-wn_output out would overwrite the input 'x.jsonl' (-wn_records)"). Collective. */
+PETSC_EXTERN PetscErrorCode wn_output_check_clobber(MPI_Comm comm, const wn_config *cfg);
 /* Temporary name next to final ("dir/.base.tmp.<pid>"), the same on every rank; registered for deletion if the
  * run fails. Collective. */
 PETSC_EXTERN PetscErrorCode wn_output_temp_name(MPI_Comm comm, const char *final, char *tmp, size_t len);

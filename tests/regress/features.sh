@@ -55,8 +55,8 @@ n=$(field "$dir/mg.log" budget); last=$(picks "$dir/mg.jsonl" | tail -1 | cut -d
 # 7. records copied untouched, winnow's members appended (prefixed on a clash), valid JSON
 i=0; : > "$dir/rec.jsonl"
 while [ $i -lt 203 ]; do printf '{"text": "example \\"%d\\" \\u00e9", "id": "r%d", "meta": {"n": [1, 2]}}\n' $i $i >> "$dir/rec.jsonl"; i=$((i + 1)); done
-wn_mpirun 2 "$W" run $C -wn_budget 15 -wn_records "$dir/rec.jsonl" -wn_output "$dir/rec" > "$dir/rec.log" 2>&1
-"$JC" "$dir/rec.jsonl" -lines 15 text meta id winnow_id rank index gain objective warm_start selected_by label > /dev/null 2>"$dir/jc.err" && grep -q '"meta": {"n": \[1, 2\]}' "$dir/rec.jsonl"
+wn_mpirun 2 "$W" run $C -wn_budget 15 -wn_records "$dir/rec.jsonl" -wn_output "$dir/recout" > "$dir/rec.log" 2>&1
+"$JC" "$dir/recout.jsonl" -lines 15 text meta id winnow_id rank index gain objective warm_start selected_by label > /dev/null 2>"$dir/jc.err" && grep -q '"meta": {"n": \[1, 2\]}' "$dir/recout.jsonl"
 tap_rc $? 7 "-wn_records: 15 lines of valid JSON, original members untouched, winnow_id on the id clash"
 wn_diag_file "$dir/jc.err"
 
@@ -79,7 +79,12 @@ if grep -q "avx512f\|avx2\|avx" /proc/cpuinfo; then
 else wn_skip "generic-core fix" "this CPU has no AVX: nothing better than the generic core"; fi
 OPENBLAS_CORETYPE=Haswell wn_mpirun 1 "$W" run $C -wn_budget 5 -wn_output "$dir/blas2" > "$dir/blas2.log" 2>&1
 grep -q "user set OPENBLAS_CORETYPE=Haswell" "$dir/blas2.log"; tap_rc $? 12 "a user's OPENBLAS_CORETYPE is respected and reported"
-# 13. -wn_jsonl_all: every candidate, in pool order, with its selected flag; the same file on 1 and 3 ranks
+# 13. an output prefix that would overwrite an input is refused before any work
+cp "$dir/rec.jsonl" "$dir/keep.jsonl"
+wn_mpirun 2 "$W" run $C -wn_budget 5 -wn_records "$dir/keep.jsonl" -wn_output "$dir/keep" > "$dir/keep.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "would overwrite the input" "$dir/keep.log" && cmp -s "$dir/rec.jsonl" "$dir/keep.jsonl"; tap_rc $? 13 "an output that would overwrite an input (-wn_records) is refused, the input untouched"
+
+# 14. -wn_jsonl_all: every candidate, in pool order, with its selected flag; the same file on 1 and 3 ranks
 ok=1
 for np in 1 3; do
   wn_mpirun $np "$W" run $C -wn_budget 15 -wn_jsonl_all -wn_scores -wn_records "$dir/rec.jsonl" -wn_output "$dir/all$np" > "$dir/all$np.log" 2>&1 || { ok=0; wn_diag_file "$dir/all$np.log"; }
@@ -87,5 +92,5 @@ for np in 1 3; do
   [ "$(grep -c '"selected": true' "$dir/all$np.jsonl")" = 15 ] || ok=0
 done
 cmp -s "$dir/all1.jsonl" "$dir/all3.jsonl" || ok=0
-tap $ok 13 "-wn_jsonl_all: 203 valid lines, 15 selected, identical on 1 and 3 ranks"
+tap $ok 14 "-wn_jsonl_all: 203 valid lines, 15 selected, identical on 1 and 3 ranks"
 wn_done
