@@ -15,7 +15,7 @@
 #include <winnow/method.h>
 #include <winnow/util.h>
 
-const char *const wn_command_names[] = {"kernel", "select", "run", "info", "bench", "help", "wn_command", "WN_CMD_", NULL};
+const char *const wn_command_names[] = {"featurize", "kernel", "select", "run", "info", "bench", "help", "wn_command", "WN_CMD_", NULL};
 
 /* ---- subcommand and deck, before PETSc starts ----------------------------------------------- */
 
@@ -31,7 +31,7 @@ wn_command wn_config_parse_command(int *argc, char ***argv, char *deck, size_t d
   for (int c = 0; c <= WN_CMD_HELP; c++)
     if (!strcmp(av[1], wn_command_names[c])) cmd = (wn_command)c;
   if (cmd == WN_CMD_HELP && strcmp(av[1], "help")) {
-    *error = "unknown subcommand (expected kernel, select, run, info or bench)";
+    *error = "unknown subcommand (expected featurize, kernel, select, run, info or bench)";
     return WN_CMD_HELP;
   }
   i = 2;
@@ -165,6 +165,15 @@ static void config_defaults(wn_config *cfg)
   cfg->flcg_nu           = 1.0;
   cfg->progress_interval = 2.0;
   strcpy(cfg->output, "winnow_out");
+  strcpy(cfg->featurize.output, "features.h5");
+  strcpy(cfg->featurize.text_fields, "text");
+  strcpy(cfg->featurize.id_field, "id");
+  strcpy(cfg->featurize.label_field, "label");
+  cfg->featurize.dim          = 256;
+  cfg->featurize.hash_bits    = 20;
+  cfg->featurize.seed         = 1;
+  cfg->featurize.target_count = 100;
+  cfg->featurize.target_seed  = 7;
   cfg->bench_n      = 100000;
   cfg->bench_m      = 2000;
   cfg->bench_d      = 384;
@@ -245,6 +254,26 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_output", "Output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml [path]", "path", cfg->output, sizeof(cfg->output)));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_scores", "Also write per-candidate scores with a selected flag [bool]", &cfg->scores));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_jsonl_all", "PREFIX.jsonl holds every candidate (pool order) with a selected flag, not only the selection [bool]", &cfg->jsonl_all));
+  /* featurize */
+  {
+    wn_featurize_params *f = &cfg->featurize;
+    int64_t              bits = f->hash_bits, seed = (int64_t)f->seed, tseed = (int64_t)f->target_seed;
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_text", "featurize: JSONL input, one record per line [path]", "path", f->input, sizeof(f->input)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_text_fields", "featurize: comma-separated string members joined (with a space) into the text", "", f->text_fields, sizeof(f->text_fields)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_id_field", "featurize: member holding the id; \"\" = line numbers", "", f->id_field, sizeof(f->id_field)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_label_field", "featurize: member holding the label; \"\" = none", "", f->label_field, sizeof(f->label_field)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_embeddings", "featurize: HDF5 file written (the candidates file of later stages) [path]", "path", f->output, sizeof(f->output)));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_featurize_dim", "featurize: embedding dimension d", "", &f->dim));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_featurize_hash_bits", "featurize: log2 of the hashed feature buckets, 8 to 28", "bits", &bits));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_featurize_seed", "featurize: seed of the hashing and the sign projection", "", &seed));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_skip_bad", "featurize: skip (and count) malformed lines instead of failing [bool]", &f->skip_bad));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_holdout_label", "featurize: hold out records with this label as the target set (\"\" = none)", "", f->target_label, sizeof(f->target_label)));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_holdout_count", "featurize: how many held-out targets (a seeded sample) [count]", "count", &f->target_count));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_holdout_seed", "featurize: seed of the held-out sample", "", &tseed));
+    f->hash_bits   = (int)bits;
+    f->seed        = (uint64_t)seed;
+    f->target_seed = (uint64_t)tseed;
+  }
   /* bench */
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_n", "bench: synthetic candidates N [rows]", "rows", &cfg->bench_n));
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_m", "bench: synthetic targets M [rows]", "rows", &cfg->bench_m));
@@ -282,6 +311,13 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     if (!cfg->targets.path[0] && (m->needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL))) PetscCall(PetscStrncpy(cfg->targets.path, cfg->candidates.path, sizeof(cfg->targets.path)));
     if (!cfg->private_set.path[0] && (m->needs & WN_NEEDS_PRIVATE_KERNEL)) PetscCall(PetscStrncpy(cfg->private_set.path, cfg->candidates.path, sizeof(cfg->private_set.path)));
   }
+  if (command == WN_CMD_FEATURIZE) {
+    PetscCheck(cfg->featurize.input[0], comm, PETSC_ERR_ARG_WRONG, "`winnow featurize` needs a JSONL input: set -wn_text FILE.jsonl");
+    PetscCheck(cfg->featurize.text_fields[0], comm, PETSC_ERR_ARG_WRONG, "-wn_text_fields must name at least one member");
+  }
+  PetscCheck(cfg->featurize.dim >= 1 && cfg->featurize.dim <= 65536, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_featurize_dim must be between 1 and 65536, got %lld", (long long)cfg->featurize.dim);
+  PetscCheck(cfg->featurize.hash_bits >= 8 && cfg->featurize.hash_bits <= 28, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_featurize_hash_bits must be between 8 and 28, got %d", cfg->featurize.hash_bits);
+  PetscCheck(cfg->featurize.target_count >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_holdout_count must be >= 1, got %lld", (long long)cfg->featurize.target_count);
   if (command == WN_CMD_INFO) PetscCheck(cfg->info_file[0], comm, PETSC_ERR_ARG_WRONG, "`winnow info` needs a file: winnow info FILE");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -354,6 +390,10 @@ PetscErrorCode wn_config_echo(MPI_Comm comm, const wn_config *cfg, FILE *fp)
   for (int e = 0; e < cfg->n_entries; e++) {
     const char *k = cfg->entry_key[e];
     if (!strncmp(k, "-wn_bench_", 10) && cfg->command != WN_CMD_BENCH) continue;
+    /* featurize echoes only its own keys, the other subcommands only theirs */
+    if ((cfg->command == WN_CMD_FEATURIZE) != (!strncmp(k, "-wn_featurize_", 14) || !strcmp(k, "-wn_text") || !strcmp(k, "-wn_text_fields") || !strcmp(k, "-wn_id_field") || !strcmp(k, "-wn_label_field") || !strcmp(k, "-wn_embeddings") ||
+                                             !strcmp(k, "-wn_skip_bad") || !strncmp(k, "-wn_holdout_", 12)) && strcmp(k, "-wn_traceback"))
+      continue;
     PetscCall(PetscFPrintf(comm, fp, "  %-28s %s%s%s%s\n", k, cfg->entry_value[e][0] ? cfg->entry_value[e] : "\"\"", cfg->entry_unit[e][0] ? "  [" : "", cfg->entry_unit[e], cfg->entry_unit[e][0] ? "]" : ""));
   }
   {

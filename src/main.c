@@ -1,5 +1,6 @@
 /* main.c - winnow: distributed selection of fine-tuning data (DESIGN.md).
  *
+ *   winnow featurize [DECK] [...]              JSONL text -> embeddings (hashed TF-IDF, no model)
  *   winnow kernel [DECK] [-wn_key value ...]   embeddings -> kernel file
  *   winnow select [DECK] [...]                 kernel file -> selection
  *   winnow run    [DECK] [...]                 embeddings -> kernel (in memory) -> selection
@@ -21,7 +22,7 @@
 #include <winnow/pipeline.h>
 
 static const char help[] = "winnow: distributed data selection for fine-tuning (TSDS, DELIFT, P3, LoBaSS).\n"
-                           "usage: winnow {kernel|select|run|info|bench} [DECK.opts] [-wn_key value ...]\n"
+                           "usage: winnow {featurize|kernel|select|run|info|bench} [DECK.opts] [-wn_key value ...]\n"
                            "       winnow info FILE\n"
                            "A deck is a PETSc options file (inputs/*.opts); the command line overrides it.\n"
                            "Every -wn_ key is listed below with its default; see doc/decks.md and `man doc/winnow.1`.\n\n";
@@ -54,6 +55,11 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
 
   PetscCall(wn_run_init(PETSC_COMM_WORLD, &cfg, &run));
   switch (command) {
+  case WN_CMD_FEATURIZE:
+    PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.featurize.output));
+    PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
+    PetscCall(wn_pipeline_featurize(&run)); /* JSONL text -> hashed TF-IDF embeddings, own byte range per rank */
+    break;
   case WN_CMD_KERNEL:
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.kernel_file));
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));

@@ -108,17 +108,22 @@ PetscErrorCode wn_output_check_clobber(MPI_Comm comm, const wn_config *cfg)
     char        outs[5][PETSC_MAX_PATH_LEN];
     const char *out_keys[5];
     int         n_out = 0;
-    const char *ins[6] = {cfg->candidates.path, cfg->targets.path, cfg->private_set.path, cfg->records, cfg->warm_start, cfg->command == WN_CMD_SELECT ? cfg->kernel_file : ""};
-    const char *in_keys[6] = {"-wn_candidates", "-wn_targets", "-wn_private", "-wn_records", "-wn_warm_start", "-wn_kernel_file"};
+    const char *ins[7] = {cfg->candidates.path, cfg->targets.path, cfg->private_set.path, cfg->records, cfg->warm_start, cfg->command == WN_CMD_SELECT ? cfg->kernel_file : "", cfg->command == WN_CMD_FEATURIZE ? cfg->featurize.input : ""};
+    const char *in_keys[7] = {"-wn_candidates", "-wn_targets", "-wn_private", "-wn_records", "-wn_warm_start", "-wn_kernel_file", "-wn_text"};
 
-    if (cfg->command == WN_CMD_KERNEL || (cfg->command == WN_CMD_RUN && cfg->kernel_keep)) {
+    if (cfg->command == WN_CMD_FEATURIZE) {
+      snprintf(outs[n_out], sizeof(outs[0]), "%s", cfg->featurize.output);
+      out_keys[n_out++] = "-wn_embeddings";
+      snprintf(outs[n_out], sizeof(outs[0]), "%s.yaml", cfg->featurize.output);
+      out_keys[n_out++] = "-wn_embeddings";
+    } else if (cfg->command == WN_CMD_KERNEL || (cfg->command == WN_CMD_RUN && cfg->kernel_keep)) {
       snprintf(outs[n_out], sizeof(outs[0]), "%s", cfg->kernel_file);
       out_keys[n_out++] = "-wn_kernel_file";
     }
     if (cfg->command == WN_CMD_KERNEL) {
       snprintf(outs[n_out], sizeof(outs[0]), "%s.yaml", cfg->kernel_file);
       out_keys[n_out++] = "-wn_kernel_file";
-    } else {
+    } else if (cfg->command != WN_CMD_FEATURIZE) {
       const char *ext[3] = {".h5", ".jsonl", ".yaml"};
       for (int e = 0; e < 3; e++) {
         snprintf(outs[n_out], sizeof(outs[0]), "%s%s", cfg->output, ext[e]);
@@ -128,7 +133,7 @@ PetscErrorCode wn_output_check_clobber(MPI_Comm comm, const wn_config *cfg)
     for (int o = 0; o < n_out && !msg[0]; o++) {
       char co[PETSC_MAX_PATH_LEN], ci[PATH_MAX];
       output_canonical(outs[o], co, sizeof(co));
-      for (int i = 0; i < 6 && !msg[0]; i++)
+      for (int i = 0; i < 7 && !msg[0]; i++)
         if (ins[i][0] && realpath(ins[i], ci) && !strcmp(ci, co)) snprintf(msg, sizeof(msg), "%s would overwrite the input '%s' (%s): choose another output name", out_keys[o], ins[i], in_keys[i]);
     }
   }

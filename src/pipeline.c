@@ -102,6 +102,39 @@ static PetscErrorCode pipeline_subsample(wn_run *run)
 static const char *dtype_name(int t) { return t == WN_DTYPE_F64 ? "float64" : "float32"; }
 
 /**
+  @brief `winnow featurize`: hashed TF-IDF features of JSONL text, written in the HDF5 schema.
+
+  Collective on run->comm. Each rank reads its own byte range of the input (src/featurize.c).
+**/
+PetscErrorCode wn_pipeline_featurize(wn_run *run)
+{
+  wn_featurize_params *f = &run->cfg->featurize;
+  wn_featurize_stats  *st = &run->featurize;
+  char                 buf[32];
+  double               t;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_FEATURIZE));
+  PetscCall(wn_featurize_run(run->comm, f, st));
+  PetscCall(wn_report_phase_end(&run->report, WN_PHASE_FEATURIZE));
+  PetscCallMPI(MPI_Allreduce(&run->report.phase_time[WN_PHASE_FEATURIZE], &t, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+  PetscCall(PetscPrintf(run->comm, "featurize: %lld records (%lld lines, %s) from %s -> %s: %lld candidates%s%s%s x %lld dims\n", (long long)st->n_records, (long long)st->n_lines, wn_format_bytes(st->bytes, buf, sizeof(buf)), f->input, f->output,
+                        (long long)st->n_candidates, st->n_targets ? ", targets: " : "", st->n_targets ? f->target_label : "", st->n_targets ? "" : "", (long long)f->dim));
+  if (st->n_targets) PetscCall(PetscPrintf(run->comm, "           %lld held-out targets with label '%s' (seed %llu) in /targets\n", (long long)st->n_targets, f->target_label, (unsigned long long)f->target_seed));
+  if (st->n_skipped) PetscCall(PetscPrintf(run->comm, "           %lld malformed lines skipped (-wn_skip_bad)\n", (long long)st->n_skipped));
+  if (st->n_empty) PetscCall(PetscPrintf(run->comm, "           %lld records have no feature (empty text: zero vectors)\n", (long long)st->n_empty));
+  PetscCall(PetscPrintf(run->comm, "           %.0f records/s, %.1f MB/s\n", st->n_records / t, st->bytes / t * 1e-6));
+  PetscCall(wn_report_result(&run->report, "records", "%lld", (long long)st->n_records));
+  PetscCall(wn_report_result(&run->report, "candidates", "%lld", (long long)st->n_candidates));
+  PetscCall(wn_report_result(&run->report, "targets", "%lld", (long long)st->n_targets));
+  PetscCall(wn_report_result(&run->report, "skipped", "%lld", (long long)st->n_skipped));
+  PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)f->dim));
+  PetscCall(wn_report_result(&run->report, "records_per_s", "%.0f", st->n_records / t));
+  PetscCall(wn_report_result(&run->report, "mb_per_s", "%.2f", st->bytes / t * 1e-6));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
   @brief Load the candidate pool and the embeddings the method's kernels are computed against.
 
   Collective on run->comm. Every rank reads only its own candidate rows; targets are replicated.
@@ -539,7 +572,7 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(run->comm, &size));
   PetscCall(wn_report_result(&run->report, "command", "%s", wn_command_names[cfg->command]));
-  PetscCall(wn_report_result(&run->report, "method", "%s", cfg->method));
+  if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "method", "%s", cfg->method));
   PetscCall(wn_report_result(&run->report, "ranks", "%d", size));
   if (run->K) {
     PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)run->K->layout.n_global));
@@ -547,7 +580,7 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   }
   if (run->pool && run->pool->d) PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)run->pool->d));
   if (run->targets) PetscCall(wn_report_result(&run->report, "m", "%lld", (long long)run->targets->m));
-  PetscCall(wn_report_result(&run->report, "metric", "%s", wn_metric_names[cfg->kernel.metric]));
+  if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "metric", "%s", wn_metric_names[cfg->kernel.metric]));
   if (run->sel) {
     const wn_selection *sel = run->sel;
     PetscCall(pipeline_print_picks(run, 10));
@@ -565,6 +598,7 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   PetscCall(wn_report_result(&run->report, "blas_core", "%s", wn_blas_core()));
   PetscCall(wn_report_print(&run->report, PETSC_STDOUT));
   if (cfg->command == WN_CMD_KERNEL) PetscCall(PetscSNPrintf(path, sizeof(path), "%s.yaml", cfg->kernel_file));
+  else if (cfg->command == WN_CMD_FEATURIZE) PetscCall(PetscSNPrintf(path, sizeof(path), "%s.yaml", cfg->featurize.output));
   else PetscCall(PetscSNPrintf(path, sizeof(path), "%s.yaml", cfg->output));
   PetscCall(wn_output_write_provenance(run->comm, path, cfg, &run->report));
   PetscCall(PetscPrintf(run->comm, "provenance: %s\n", path));

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <winnow/report.h>
 
-const char *const wn_phase_names[] = {"load", "kernel", "select", "write"};
+const char *const wn_phase_names[] = {"featurize", "load", "kernel", "select", "write"};
 
 /**
   @brief Start the run clock and register one PETSc log stage per phase.
@@ -16,7 +16,7 @@ const char *const wn_phase_names[] = {"load", "kernel", "select", "write"};
 **/
 PetscErrorCode wn_report_init(MPI_Comm comm, wn_report *r)
 {
-  static const char *stage_names[] = {"Load", "Kernel", "Select", "Write"};
+  static const char *stage_names[] = {"Featurize", "Load", "Kernel", "Select", "Write"};
 
   PetscFunctionBeginUser;
   memset(r, 0, sizeof(*r));

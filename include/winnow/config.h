@@ -12,8 +12,9 @@
 #include <winnow/data.h>
 #include <winnow/kernel.h>
 #include <winnow/greedy.h>
+#include <winnow/featurize.h>
 
-typedef enum { WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
+typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
 PETSC_EXTERN const char *const wn_command_names[];
 
 #define WN_CONFIG_MAX_ENTRIES 96
@@ -57,6 +58,10 @@ typedef struct {
   char      output[PETSC_MAX_PATH_LEN];     /* -wn_output prefix: PREFIX.h5, PREFIX.jsonl, PREFIX.yaml */
   PetscBool scores;                         /* -wn_scores: per-candidate scores and selected flag */
   PetscBool jsonl_all;                      /* -wn_jsonl_all: every candidate in PREFIX.jsonl with a selected flag */
+
+  /* featurize */
+  wn_featurize_params featurize;            /* -wn_text, -wn_text_fields, -wn_id_field, -wn_label_field, -wn_embeddings,
+                                               -wn_featurize_dim, _hash_bits, _seed, -wn_skip_bad, -wn_holdout_* */
 
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;

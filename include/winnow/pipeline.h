@@ -12,6 +12,7 @@
 #include <winnow/greedy.h>
 #include <winnow/method.h>
 #include <winnow/report.h>
+#include <winnow/featurize.h>
 
 typedef struct {
   MPI_Comm         comm;        /* borrowed */
@@ -29,11 +30,14 @@ typedef struct {
   int64_t         *warm;        /* owned, warm-start rows */
   int64_t          n_warm;
   char             checksum[17];
+  wn_featurize_stats featurize;  /* filled by `featurize` */
 } wn_run;
 
 PETSC_EXTERN PetscErrorCode wn_run_init(MPI_Comm comm, wn_config *cfg, wn_run *run);
 PETSC_EXTERN PetscErrorCode wn_run_destroy(wn_run *run);
 
+/* `featurize`: JSONL text -> embeddings file (src/featurize.c), with its report lines. Collective. */
+PETSC_EXTERN PetscErrorCode wn_pipeline_featurize(wn_run *run);
 /* Read the pool and the embeddings the method's kernels need (targets, existing data). Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_load(wn_run *run);
 /* `select` only: read candidate ids/labels (when -wn_candidates is given) and target labels. Collective. */

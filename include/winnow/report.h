@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <winnow/error.h>
 
-typedef enum { WN_PHASE_LOAD, WN_PHASE_KERNEL, WN_PHASE_SELECT, WN_PHASE_WRITE, WN_PHASE_COUNT } wn_phase;
+typedef enum { WN_PHASE_FEATURIZE, WN_PHASE_LOAD, WN_PHASE_KERNEL, WN_PHASE_SELECT, WN_PHASE_WRITE, WN_PHASE_COUNT } wn_phase;
 PETSC_EXTERN const char *const wn_phase_names[];
 
 #define WN_REPORT_MAX_CHECKS 16
