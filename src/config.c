@@ -41,7 +41,15 @@ wn_command wn_config_parse_command(int *argc, char ***argv, char *deck, size_t d
     else snprintf(deck, decklen, "%s", av[i]);
     i++;
   }
-  for (; i < ac; i++) av[out++] = av[i];
+  for (; i < ac; i++) {
+    size_t len = strlen(av[i]);
+    /* a deck anywhere else would be taken for an option value and silently ignored */
+    if (len > 5 && !strcmp(av[i] + len - 5, ".opts") && strcmp(av[i - 1], "-options_file")) {
+      *error = "a deck (.opts) must come right after the subcommand: winnow SUBCOMMAND DECK.opts [options]";
+      return WN_CMD_HELP;
+    }
+    av[out++] = av[i];
+  }
   av[out] = NULL;
   *argc   = out;
   return cmd;
@@ -289,14 +297,15 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   /* ---- validation: every rank holds the same values, so comm-wide checks print once ---- */
   PetscCheck(wn_method_find(cfg->method) != NULL, comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "-wn_method '%s' is not a known method (known: %s)", cfg->method, wn_method_list());
   PetscCheck(cfg->kernel.metric != WN_METRIC_RBF || cfg->kernel.gamma > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_gamma must be > 0 for the rbf metric, got %g", cfg->kernel.gamma);
-  PetscCheck(cfg->kernel.tile_rows >= 0 && cfg->kernel.tile_cols >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_tile_rows/-wn_kernel_tile_cols must be >= 0");
+  PetscCheck(cfg->kernel.tile_rows >= 0 && cfg->kernel.tile_cols >= 0 && cfg->kernel.tile_rows <= 1048576 && cfg->kernel.tile_cols <= 1048576, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-wn_kernel_tile_rows and -wn_kernel_tile_cols must be between 0 (automatic) and 1048576, got %lld and %lld", (long long)cfg->kernel.tile_rows, (long long)cfg->kernel.tile_cols);
   PetscCheck(!strcmp(cfg->kernel_orientation, "candidate-major") || !strcmp(cfg->kernel_orientation, "target-major"), comm, PETSC_ERR_ARG_WRONG,
              "-wn_kernel_orientation must be candidate-major or target-major, got '%s'", cfg->kernel_orientation);
   PetscCheck(cfg->flmi_eta >= 0 && isfinite(cfg->flmi_eta), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_flmi_eta must be a finite value >= 0, got %g", cfg->flmi_eta);
   PetscCheck(cfg->flcg_nu >= 0 && isfinite(cfg->flcg_nu), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_flcg_nu must be a finite value >= 0, got %g", cfg->flcg_nu);
   PetscCheck(cfg->progress_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_progress must be >= 0 seconds, got %g", cfg->progress_interval);
   PetscCheck(!isnan(cfg->min_gain), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_min_gain must be a number");
-  PetscCheck(cfg->output[0], comm, PETSC_ERR_ARG_WRONG, "-wn_output must not be empty");
+  PetscCheck(cfg->output[0] && cfg->output[strlen(cfg->output) - 1] != '/', comm, PETSC_ERR_ARG_WRONG, "-wn_output '%s' must be a file prefix (PREFIX.h5, PREFIX.jsonl, PREFIX.yaml), not empty or a directory", cfg->output);
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);

@@ -617,7 +617,9 @@ PetscErrorCode wn_pool_find_ids(const wn_pool *pool, int64_t n_ids, const char *
   if (n_ids == 0) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscCalloc3(n_ids, &count, n_ids, &count_all, n_ids, &first));
   for (int64_t q = 0; q < n_ids; q++) first[q] = INT64_MAX;
-  if (pool->id.kind == WN_COLUMN_NONE) {
+  /* without ids, an id is the row in the file: after wn_pool_subsample that is the origin column */
+  const int64_t *int_ids = pool->id.kind == WN_COLUMN_INT ? pool->id.ints : (pool->id.kind == WN_COLUMN_NONE && pool->origin.kind == WN_COLUMN_INT ? pool->origin.ints : NULL);
+  if (pool->id.kind == WN_COLUMN_NONE && !int_ids) {
     for (int64_t q = 0; q < n_ids; q++) {
       int64_t g;
 
@@ -626,12 +628,12 @@ PetscErrorCode wn_pool_find_ids(const wn_pool *pool, int64_t n_ids, const char *
         first[q] = g;
       }
     }
-  } else if (pool->id.kind == WN_COLUMN_INT) {
+  } else if (int_ids) {
     data_int_entry *e;
 
     PetscCall(PetscMalloc1(L->n_local > 0 ? L->n_local : 1, &e));
     for (int64_t i = 0; i < L->n_local; i++) {
-      e[i].id  = pool->id.ints[i];
+      e[i].id  = int_ids[i];
       e[i].row = L->row_start + i;
     }
     qsort(e, (size_t)L->n_local, sizeof(*e), data_cmp_int);

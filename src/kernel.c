@@ -367,6 +367,7 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
   PetscCheck(Y != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel: column embeddings Y are NULL");
   PetscCheck(layout->n_local == 0 || X_local != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel: rank %d owns %lld rows but X_local is NULL", (int)layout->rank, (long long)layout->n_local);
 
+  PetscCall(kernel_register_events()); /* on every rank, also those without rows: event ids must agree */
   metric    = p->metric;
   normalise = (metric == WN_METRIC_COSINE || metric == WN_METRIC_ADDITIVE) ? PETSC_TRUE : PETSC_FALSE;
   n_local   = layout->n_local;
@@ -405,7 +406,6 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
 
     t_first = row_start / tiles.rows;
     t_last  = (row_end - 1) / tiles.rows;
-    PetscCall(kernel_register_events());
     PetscCall(PetscLogEventBegin(kernel_event_tiles, 0, 0, 0, 0));
     /* Column tiles outside, so each Y tile is copied once and stays in cache across the row tiles. */
     for (c0 = 0; c0 < n_cols; c0 += tiles.cols) {

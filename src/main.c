@@ -72,13 +72,16 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
     PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
+    PetscCall(wn_pipeline_resolve(&run, run.K->layout.n_global)); /* budget, warm start */
     PetscCall(wn_pipeline_select(&run));        /* the distributed greedy engine */
     PetscCall(wn_pipeline_write(&run));         /* PREFIX.h5, PREFIX.jsonl */
     break;
   default: /* run */
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
+    if (cfg.kernel_keep) PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.kernel_file));
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load(&run));
+    PetscCall(wn_pipeline_resolve(&run, run.pool->layout.n_global)); /* budget, warm start: before the kernel */
     PetscCall(wn_pipeline_kernel(&run));
     if (cfg.kernel_keep) PetscCall(wn_pipeline_write_kernels(&run));
     PetscCall(wn_pipeline_select(&run));
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
     (void)MPI_Finalize();
     return 1;
   }
+  (void)PetscPopErrorHandler();
   ierr = PetscFinalize();
   (void)MPI_Finalize();
   return ierr ? 1 : (wn_checks_failed ? 3 : 0);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <wn_autoconf.h>
+#include <cblas.h>
 #include <winnow/blas.h>
 #include <winnow/h5io.h>
 #include <winnow/jsonl.h>
@@ -131,7 +132,13 @@ PetscErrorCode wn_output_check_clobber(MPI_Comm comm, const wn_config *cfg)
       }
     }
     for (int o = 0; o < n_out && !msg[0]; o++) {
-      char co[PETSC_MAX_PATH_LEN], ci[PATH_MAX];
+      char        co[PETSC_MAX_PATH_LEN], ci[PATH_MAX];
+      struct stat st;
+      /* an existing output must be a regular file that rename() can replace */
+      if (stat(outs[o], &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(msg, sizeof(msg), "output '%s' (%s) exists and is not a regular file", outs[o], out_keys[o]);
+        break;
+      }
       output_canonical(outs[o], co, sizeof(co));
       for (int i = 0; i < 7 && !msg[0]; i++)
         if (ins[i][0] && realpath(ins[i], ci) && !strcmp(ci, co)) snprintf(msg, sizeof(msg), "%s would overwrite the input '%s' (%s): choose another output name", out_keys[o], ins[i], in_keys[i]);
@@ -174,12 +181,13 @@ PetscErrorCode wn_output_commit(MPI_Comm comm, const char *tmp, const char *fina
 /* A column entry as JSON: a number for int ids / row numbers, an escaped string otherwise. */
 static PetscErrorCode output_json_column(FILE *fp, const wn_column *c, int64_t i, int64_t fallback)
 {
-  char        buf[1024];
-  const char *text = wn_column_text(c, i, fallback, buf, sizeof(buf));
+  char buf[64];
 
   PetscFunctionBeginUser;
-  if (c->kind == WN_COLUMN_STRING) PetscCall(wn_json_write_string(fp, text, strlen(text)));
-  else fputs(text, fp);
+  if (c->kind == WN_COLUMN_STRING) { /* the whole string, however long */
+    const char *str = c->strings + (size_t)i * c->width;
+    PetscCall(wn_json_write_string(fp, str, strnlen(str, c->width)));
+  } else fputs(wn_column_text(c, i, fallback, buf, sizeof(buf)), fp);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -598,7 +606,7 @@ PetscErrorCode wn_output_write_provenance(MPI_Comm comm, const char *path, const
       yaml_string(fp, WN_CONFIGURE_ARGS);
       fprintf(fp, "\nlibraries:\n  petsc: %d.%d.%d\n  hdf5: %u.%u.%u\n  mpi: ", PETSC_VERSION_MAJOR, PETSC_VERSION_MINOR, PETSC_VERSION_SUBMINOR, h5maj, h5min, h5rel);
       yaml_string(fp, mpi_version);
-      fprintf(fp, "\n  openblas_core: %s\n  openblas_note: ", wn_blas_core());
+      fprintf(fp, "\n  openblas_core: %s\n  openblas_threads: %d\n  openblas_note: ", wn_blas_core(), openblas_get_num_threads());
       yaml_string(fp, wn_blas_fix_note());
       fprintf(fp, "\nrun:\n  host: %s\n  date: %s\n  ranks: %d\n  subcommand: %s\n  deck: ", u.nodename, date, size, wn_command_names[cfg->command]);
       yaml_string(fp, cfg->deck);

@@ -6,6 +6,8 @@
  * the greedy engine (greedy.c) and the methods (src/methods/).
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,6 +245,22 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
     PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->private_set->m, run->private_set->embedding, &cfg->kernel, "private", &run->K_private));
     PetscCall(pipeline_kernel_source(run->K_private, cfg->candidates.path, cfg->private_set.path));
   }
+  {
+    wn_kernel *all[3] = {run->K, run->K_query, run->K_private};
+    for (int k = 0; k < 3; k++) {
+      int64_t bad = INT64_MAX;
+      if (!all[k]) continue;
+      for (int64_t i = 0; i < all[k]->layout.n_local && bad == INT64_MAX; i++)
+        for (int64_t t = 0; t < all[k]->n_cols; t++)
+          if (!isfinite(all[k]->values[(size_t)i * (size_t)all[k]->n_cols + (size_t)t])) {
+            bad = all[k]->layout.row_start + i;
+            break;
+          }
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_MIN, run->comm));
+      PetscCheck(bad == INT64_MAX, run->comm, PETSC_ERR_FP, "the %s kernel has a non-finite value in candidate row %lld: the %s similarities overflow float32 (are the embeddings scaled sensibly? try -wn_kernel_metric cosine)", all[k]->columns, (long long)bad,
+                 wn_metric_names[cfg->kernel.metric]);
+    }
+  }
   PetscCall(PetscPrintf(run->comm, "kernel: %s metric%s, main kernel %lld x %lld%s\n", wn_metric_names[cfg->kernel.metric], cfg->kernel.minmax ? " with global min-max scaling" : "", (long long)N, (long long)run->K->n_cols,
                         run->K_query ? " + query kernel" : (run->K_private ? " + existing-data kernel" : "")));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_KERNEL));
@@ -323,7 +341,9 @@ PetscErrorCode wn_pipeline_read_kernels(wn_run *run)
     PetscCheck(Nq == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s has %lld candidate rows but %s has %lld", second, (long long)Nq, cfg->kernel_dataset, (long long)N);
   }
   if (!run->pool) PetscCall(pipeline_check_records(run, N)); /* no candidates file: line i = candidate i */
-  if (run->pool) PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s in '%s' has %lld candidate rows but %s has %lld candidates", cfg->kernel_dataset, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global);
+  if (run->pool)
+    PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "kernel %s in '%s' has %lld candidate rows but %s has %lld candidates%s", cfg->kernel_dataset, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global,
+               cfg->subsample ? " after -wn_subsample (compute the kernel with `winnow kernel` and the same -wn_subsample and -wn_seed)" : "");
   PetscCheck(!(needs & WN_NEEDS_POOL_KERNEL) || T == N, run->comm, PETSC_ERR_ARG_SIZ, "method %s needs an N x N pool kernel but %s in '%s' is %lld x %lld", cfg->method, cfg->kernel_dataset, cfg->kernel_file, (long long)N, (long long)T);
   PetscCall(wn_layout_init(run->comm, N, &layout));
   bytes = (double)layout.n_local * (double)(T + Tq) * sizeof(float);
@@ -350,19 +370,45 @@ static PetscErrorCode pipeline_warm_start(wn_run *run)
   if (!run->cfg->warm_start[0]) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
   if (rank == 0) {
-    FILE *fp = fopen(run->cfg->warm_start, "rb");
+    /* read in a growing buffer: works for pipes and process substitution too */
+    FILE  *fp  = fopen(run->cfg->warm_start, "rb");
+    size_t cap = 0, got;
+    struct stat st;
     if (!fp) snprintf(msg, sizeof(msg), "cannot open warm-start file '%s': %s", run->cfg->warm_start, strerror(errno));
+    else if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) snprintf(msg, sizeof(msg), "warm-start file '%s' is a directory; expected a text file of ids", run->cfg->warm_start);
     else {
-      fseek(fp, 0, SEEK_END);
-      len = ftell(fp);
-      fseek(fp, 0, SEEK_SET);
-      PetscCall(PetscMalloc1(len + 1, &buf));
-      if (len && fread(buf, 1, (size_t)len, fp) != (size_t)len) snprintf(msg, sizeof(msg), "cannot read warm-start file '%s'", run->cfg->warm_start);
-      buf[len] = 0;
-      fclose(fp);
+      do {
+        if ((size_t)len + 4096 + 1 > cap) {
+          char *bigger;
+          cap = 2 * cap + 8192;
+          bigger = realloc(buf, cap);
+          if (!bigger) {
+            snprintf(msg, sizeof(msg), "warm-start file '%s' is too large to read", run->cfg->warm_start);
+            break;
+          }
+          buf = bigger;
+        }
+        got = fread(buf + len, 1, cap - (size_t)len - 1, fp);
+        len += (long)got;
+      } while (got > 0 && len < (1L << 30));
+      if (!msg[0] && ferror(fp)) snprintf(msg, sizeof(msg), "cannot read warm-start file '%s': %s", run->cfg->warm_start, strerror(errno));
+      if (!msg[0] && len >= (1L << 30)) snprintf(msg, sizeof(msg), "warm-start file '%s' is larger than 1 GiB", run->cfg->warm_start);
+      if (buf) buf[len] = 0;
+    }
+    if (fp) fclose(fp);
+    if (msg[0]) {
+      free(buf);
+      buf = NULL;
     }
   }
   WN_CHECK_ALL(run->comm, msg[0] == 0, PETSC_ERR_FILE_OPEN, "%s", msg);
+  if (rank == 0) { /* into PETSc's allocator, like the other ranks' copy */
+    char *copy;
+    PetscCall(PetscMalloc1(len + 1, &copy));
+    memcpy(copy, buf, (size_t)len + 1);
+    free(buf);
+    buf = copy;
+  }
   PetscCallMPI(MPI_Bcast(&len, 1, MPI_LONG, 0, run->comm));
   if (rank) PetscCall(PetscMalloc1(len + 1, &buf));
   PetscCallMPI(MPI_Bcast(buf, (int)len + 1, MPI_CHAR, 0, run->comm));
@@ -416,7 +462,24 @@ static PetscErrorCode pipeline_file_rows(wn_run *run)
 }
 
 /**
-  @brief Resolve the budget and the warm start, then run the method on the greedy engine.
+  @brief Resolve the budget and map the warm-start ids for a pool of N candidates: cheap checks, done as soon
+  as N is known (before the kernel stage), so bad values fail before the expensive work.
+
+  Collective on run->comm.
+**/
+PetscErrorCode wn_pipeline_resolve(wn_run *run, int64_t N)
+{
+  PetscFunctionBeginUser;
+  PetscCall(wn_parse_budget(run->comm, run->cfg->budget_text, N, &run->budget));
+  PetscCall(pipeline_warm_start(run));
+  PetscCheck(run->n_warm <= run->budget, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "the warm start holds %lld ids but the budget is %lld (the budget counts warm-start picks)", (long long)run->n_warm, (long long)run->budget);
+  run->resolved   = PETSC_TRUE;
+  run->resolved_n = N;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Run the method on the greedy engine with the resolved budget and warm start.
 
   Collective on run->comm.
 **/
@@ -428,9 +491,9 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
 
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_SELECT));
-  PetscCall(wn_parse_budget(run->comm, cfg->budget_text, N, &budget));
-  PetscCall(pipeline_warm_start(run));
-  PetscCheck(run->n_warm <= budget, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "the warm start holds %lld ids but the budget is %lld (the budget counts warm-start picks)", (long long)run->n_warm, (long long)budget);
+  if (!run->resolved) PetscCall(wn_pipeline_resolve(run, N));
+  PetscCheck(run->resolved_n == N, run->comm, PETSC_ERR_PLIB, "budget resolved for %lld candidates but the kernel has %lld", (long long)run->resolved_n, (long long)N);
+  budget = run->budget;
   memset(&prob, 0, sizeof(prob));
   prob.comm                     = run->comm;
   prob.cfg                      = cfg;
@@ -479,6 +542,8 @@ PetscErrorCode wn_pipeline_write(wn_run *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static int pipeline_strcmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 /* Label text of local row i (pool) into buf. */
 static const char *pipeline_label(const wn_column *c, int64_t i, char *buf, size_t len) { return wn_column_text(c, i, -1, buf, len); }
 
@@ -506,14 +571,12 @@ static PetscErrorCode pipeline_quality(wn_run *run)
   {
     char **names;
     PetscCall(PetscMalloc1(n_sel + 1, &names));
-    for (int64_t j = 0; j < n_sel; j++) PetscCall(PetscStrallocpy(pipeline_label(&sel_labels, j, buf, sizeof(buf)), &names[j]));
     for (int64_t j = 0; j < n_sel; j++) {
-      PetscBool seen = PETSC_FALSE;
-      for (int64_t i = 0; i < j && !seen; i++)
-        if (!strcmp(names[i], names[j])) seen = PETSC_TRUE;
-      if (!seen) distinct++;
+      PetscCall(PetscStrallocpy(pipeline_label(&sel_labels, j, buf, sizeof(buf)), &names[j]));
       if (qlabel[0] && !strcmp(names[j], qlabel)) counts[1]++;
     }
+    qsort(names, (size_t)n_sel, sizeof(*names), pipeline_strcmp);
+    for (int64_t j = 0; j < n_sel; j++) distinct += (j == 0 || strcmp(names[j], names[j - 1])) ? 1 : 0;
     for (int64_t j = 0; j < n_sel; j++) PetscCall(PetscFree(names[j]));
     PetscCall(PetscFree(names));
   }
@@ -580,13 +643,14 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   }
   if (run->pool && run->pool->d) PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)run->pool->d));
   if (run->targets) PetscCall(wn_report_result(&run->report, "m", "%lld", (long long)run->targets->m));
-  if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "metric", "%s", wn_metric_names[cfg->kernel.metric]));
+  if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "metric", "%s", run->K && cfg->command == WN_CMD_SELECT ? (strcmp(run->K->columns, "user") ? wn_metric_names[run->K->params.metric] : "user") : wn_metric_names[cfg->kernel.metric]));
   if (run->sel) {
     const wn_selection *sel = run->sel;
     PetscCall(pipeline_print_picks(run, 10));
     PetscCall(PetscPrintf(run->comm, "\nobjective %.10g after %lld picks; %lld gain evaluations (%s greedy; naive would need about %lld)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations,
                           wn_greedy_kind_names[cfg->greedy], (long long)(sel->n * sel->n_candidates - sel->n * (sel->n - 1) / 2), run->checksum));
-    PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)(run->sel->n)));
+    PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)run->budget));
+    PetscCall(wn_report_result(&run->report, "selected", "%lld", (long long)sel->n));
     PetscCall(wn_report_result(&run->report, "warm", "%lld", (long long)sel->n_warm));
     PetscCall(wn_report_result(&run->report, "greedy", "%s", wn_greedy_kind_names[cfg->greedy]));
     PetscCall(wn_report_result(&run->report, "evaluations", "%lld", (long long)sel->evaluations));

@@ -29,6 +29,9 @@ typedef struct {
   int64_t         *record_line; /* owned, per pick: 0-based line in -wn_records (the pool's source_row, else file_index) */
   int64_t         *warm;        /* owned, warm-start rows */
   int64_t          n_warm;
+  int64_t          budget;      /* resolved -wn_budget (warm start included) */
+  PetscBool        resolved;    /* budget and warm start resolved (wn_pipeline_resolve) */
+  int64_t          resolved_n;  /* for N candidates */
   char             checksum[17];
   wn_featurize_stats featurize;  /* filled by `featurize` */
 } wn_run;
@@ -48,7 +51,9 @@ PETSC_EXTERN PetscErrorCode wn_pipeline_kernel(wn_run *run);
 PETSC_EXTERN PetscErrorCode wn_pipeline_write_kernels(wn_run *run);
 /* `select`: read the kernels from -wn_kernel_file after the memory check. Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_read_kernels(wn_run *run);
-/* Resolve budget and warm start, run the method. Collective. */
+/* Resolve the budget and the warm start for N candidates (as early as N is known). Collective. */
+PETSC_EXTERN PetscErrorCode wn_pipeline_resolve(wn_run *run, int64_t N);
+/* Run the method (resolving budget and warm start first if not done). Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_select(wn_run *run);
 /* Write PREFIX.h5 / PREFIX.jsonl. Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_write(wn_run *run);

@@ -19,6 +19,8 @@ printf 'not a numpy file at all' > "$dir/garbage.npy"
 head -c 200 "$dir/candidates.npy" > "$dir/truncated.npy"
 printf -- '-wn_candidates %s\n-wn_budgte 5\n' "$dir/good.h5" > "$dir/typo.opts"
 printf 'deadbeef\n' > "$dir/warm_bad.txt"
+mkdir -p "$dir/adir.jsonl"
+i=0; while [ $i -lt 50 ]; do echo '{}'; i=$((i + 1)); done > "$dir/good.h5x.jsonl"
 
 cases=0; i=0
 declare -a NAMES EXPECTS ARGSS
@@ -48,6 +50,11 @@ add "missing kernel file"     "cannot open.*nokernel.h5"               select -w
 add "warm-start id unknown"   "deadbeef"                               run $C -wn_warm_start $dir/warm_bad.txt
 add "rbf gamma not positive"  "gamma must be > 0"                      run $C -wn_kernel_metric rbf -wn_kernel_gamma 0
 add "unknown subcommand"      "unknown subcommand"                     selekt $C
+add "deck after the options"  "must come right after the subcommand"   run $C $dir/typo.opts
+add "warm start a directory"  "is a directory"                         run $C -wn_warm_start $dir
+add "output prefix a dir"     "must be a file prefix"                  run $C -wn_output $dir/
+add "output name is a dir"    "exists and is not a regular file"       run $C -wn_output $dir/adir
+add "output overwrites input" "would overwrite the input"              run $C -wn_output ${dir}/good.h5x -wn_records $dir/good.h5x.jsonl
 
 echo "1..$cases"
 for ((c = 0; c < cases; c++)); do
@@ -63,7 +70,7 @@ for ((c = 0; c < cases; c++)); do
   ok=1; why=""
   [ $rc -ne 0 ] || { ok=0; why="$why exit 0;"; }
   [ $rc -ne 124 ] || { ok=0; why="$why timed out (hang);"; }
-  grep -Eq "${EXPECTS[$c]}" "$log" || { ok=0; why="$why message does not match /${EXPECTS[$c]}/;"; }
+  grep "winnow: error" "$log" | grep -Eq "${EXPECTS[$c]}" || { ok=0; why="$why message does not match /${EXPECTS[$c]}/;"; }
   [ "$nerr" -eq 1 ] || { ok=0; why="$why $nerr error lines (want 1);"; }
   [ -z "$left" ] || { ok=0; why="$why left behind: $left;"; }
   tap $ok $i "${NAMES[$c]}$why"
