@@ -61,7 +61,7 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
     double need = (double)nl * (M + d) * 4.0 + (double)M * d * 4.0, need_max;
     PetscCallMPI(MPI_Allreduce(&need, &need_max, 1, MPI_DOUBLE, MPI_MAX, comm));
     PetscCall(PetscPrintf(comm, "bench: N=%lld M=%lld d=%lld k=%lld on %d ranks; memory %s per rank\n", (long long)N, (long long)M, (long long)d, (long long)cfg->bench_k, size, wn_format_bytes(need_max, buf, sizeof(buf))));
-    PetscCheck(need_max <= cfg->memory_limit, comm, PETSC_ERR_MEM, "the benchmark needs %s per rank, more than -wn_memory_limit", wn_format_bytes(need_max, buf, sizeof(buf)));
+    PetscCheck(need_max <= cfg->memory_limit, comm, PETSC_ERR_ARG_OUTOFRANGE, "the benchmark needs %s per rank, more than -wn_memory_limit", wn_format_bytes(need_max, buf, sizeof(buf)));
   }
   PetscCall(PetscMalloc1((size_t)(nl > 0 ? nl : 1) * d, &X));
   PetscCall(PetscMalloc1((size_t)M * d, &Y));

@@ -193,7 +193,7 @@ static PetscErrorCode pipeline_memory_check(wn_run *run, double bytes_local, con
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Allreduce(&bytes_local, &need, 1, MPI_DOUBLE, MPI_MAX, run->comm));
   PetscCall(PetscPrintf(run->comm, "memory: %s needs %s on the largest rank (limit %s per rank, -wn_memory_limit)\n", what, wn_format_bytes(need, b1, sizeof(b1)), wn_format_bytes(run->cfg->memory_limit, b2, sizeof(b2))));
-  PetscCheck(need <= run->cfg->memory_limit, run->comm, PETSC_ERR_MEM,
+  PetscCheck(need <= run->cfg->memory_limit, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "%s needs %s per rank but the limit is %s (-wn_memory_limit): run on more ranks or nodes, or use a method whose kernel is N x M (fl) instead of N x N", what, wn_format_bytes(need, b1, sizeof(b1)),
              wn_format_bytes(run->cfg->memory_limit, b2, sizeof(b2)));
   PetscFunctionReturn(PETSC_SUCCESS);
