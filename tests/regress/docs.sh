@@ -5,8 +5,8 @@ W="$top_builddir/src/winnow"
 echo "1..2"
 help_keys=$(wn_mpirun 1 "$W" -help 2>&1 | grep -o -- '-wn_[a-z_0-9]*' | sort -u)
 doc_keys=$(grep -o -- '`-wn_[a-z_0-9]*`' "$top_srcdir/doc/decks.md" | tr -d '`' | sort -u)
-missing=$(printf '%s\n' "$help_keys" | grep -vxF "$(printf '%s\n' "$doc_keys")")
-extra=$(printf '%s\n' "$doc_keys" | grep -vxF "$(printf '%s\n' "$help_keys")")
+missing=$(printf '%s\n' "$help_keys" | grep -vxF -e "$(printf '%s\n' "$doc_keys")")
+extra=$(printf '%s\n' "$doc_keys" | grep -vxF -e "$(printf '%s\n' "$help_keys")")
 [ -n "$help_keys" ] && [ -z "$missing" ] && [ -z "$extra" ]; r=$?
 [ -z "$missing" ] || echo "# in -help but not in doc/decks.md: $missing"
 [ -z "$extra" ] || echo "# in doc/decks.md but not in -help: $extra"

@@ -49,7 +49,7 @@ wn_mpirun 2 "$W" run $C -wn_budget 0.1 -wn_output "$dir/frac" > "$dir/frac.log" 
 
 # 6. the min-gain stop ends the loop before the budget, without taking the pick
 wn_mpirun 3 "$W" run $C -wn_budget 50 -wn_min_gain 0.003 -wn_output "$dir/mg" > "$dir/mg.log" 2>&1
-n=$(field "$dir/mg.log" budget); last=$(picks "$dir/mg.jsonl" | tail -1 | cut -d' ' -f2)
+n=$(field "$dir/mg.log" selected); last=$(picks "$dir/mg.jsonl" | tail -1 | cut -d' ' -f2)
 [ "$(field "$dir/mg.log" stop)" = min_gain ] && [ "$n" -gt 3 ] && [ "$n" -lt 50 ] && awk -v g="$last" 'BEGIN { exit !(g >= 0.003) }'; tap_rc $? 6 "min-gain stop: $n picks, last gain $last >= 0.003, stop=min_gain"
 
 # 7. records copied untouched, winnow's members appended (prefixed on a clash), valid JSON
