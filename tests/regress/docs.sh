@@ -3,7 +3,7 @@
 . "${top_srcdir:-.}/tests/mpi/common.sh"
 W="$top_builddir/src/winnow"
 echo "1..2"
-help_keys=$(wn_mpirun 1 "$W" -help 2>&1 | grep -o -- '-wn_[a-z_0-9]*' | sort -u)
+help_keys=$(wn_mpirun 1 "$W" -help 2>&1 | grep -o -- '-wn_[a-z_0-9]*' | grep -vx -e '-wn_key' | sort -u) # -wn_key: the usage line
 doc_keys=$(grep -o -- '`-wn_[a-z_0-9]*`' "$top_srcdir/doc/decks.md" | tr -d '`' | sort -u)
 missing=$(printf '%s\n' "$help_keys" | grep -vxF -e "$(printf '%s\n' "$doc_keys")")
 extra=$(printf '%s\n' "$doc_keys" | grep -vxF -e "$(printf '%s\n' "$help_keys")")
