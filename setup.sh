@@ -2,7 +2,7 @@
 # setup.sh - from a fresh Debian 12 machine to a built winnow, its real-data demo input, and either
 # the demo runs or the test suite. Idempotent: every step is skipped when already done.
 #
-#   ./setup.sh demo    install packages, build, fetch data/fiori, run the two demo decks on 2 ranks
+#   ./setup.sh demo    install packages, build, prepare data/wordnet and data/fiori, run the demo decks on 2 ranks
 #   ./setup.sh test    the same packages (plus Slurm for its test), build, fetch data, `make check`
 #   ./setup.sh --help
 #
@@ -19,10 +19,14 @@ usage() {
   cat <<'EOF'
 usage: ./setup.sh demo | test | --help
 
-  demo   install what is missing (Debian 12), build winnow, fetch the real-data input
-         (npm @sap-ux/fiori-docs-embeddings -> data/fiori/), then run
-           mpirun -n 2 src/winnow run inputs/demo_fiori_fl.opts
-           mpirun -n 2 src/winnow run inputs/demo_fiori_flmi.opts
+  demo   install what is missing (Debian 12), build winnow, convert the WordNet glosses of Debian's
+         wordnet-base into JSONL (data/wordnet/) and fetch real MiniLM embeddings (npm
+         @sap-ux/fiori-docs-embeddings -> data/fiori/), then run on 2 ranks
+           src/winnow featurize inputs/wordnet_food_featurize.opts   (text -> embeddings, 100 noun.food targets held out)
+           src/winnow run inputs/wordnet_food_fl.opts                (facility location, whole pool)
+           src/winnow run inputs/wordnet_food_flmi.opts              (DELIFT FLMI, 20,000-candidate subsample)
+           src/winnow run inputs/demo_fiori_fl.opts                  (the same on MiniLM embeddings)
+           src/winnow run inputs/demo_fiori_flmi.opts
          and print where the outputs are.
   test   the same set-up (plus Slurm and munge for the Slurm test), then `make check`;
          exits with make's status. This is what CI runs (.ci/run).
@@ -132,7 +136,8 @@ note "make -j$jobs"
 make -j"$jobs"
 
 # ---- 4. demo data ------------------------------------------------------------------------------------
-section "4. real-data input (data/fiori)"
+section "4. real-data inputs (data/wordnet, data/fiori)"
+inputs/wordnet/prepare.sh "$root/data/wordnet"
 inputs/fiori/prepare.sh "$root/data/fiori" "$root/inputs/fiori/fiori-import"
 
 # ---- MPI environment for the runs below (STACK.md sections 3 and 5) -------------------------------------
@@ -146,20 +151,23 @@ if [ "$mode" = demo ]; then
   section "5. demo"
   np=${WN_NP:-2}
   mkdir -p out
-  for deck in inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  # the text pipeline on WordNet (featurize, then select), then the same methods on real MiniLM embeddings
+  for deck in inputs/wordnet_food_featurize.opts inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     [ -f "$deck" ] || die "demo deck $deck is missing"
     name=$(basename "$deck" .opts)
     log=out/$name.log
-    note "mpirun -n $np src/winnow run $deck -options_left   (log: $log)"
+    sub=run
+    case $name in *_featurize) sub=featurize ;; esac
+    note "mpirun -n $np src/winnow $sub $deck -options_left   (log: $log)"
     set +e
-    mpirun -n "$np" src/winnow run "$deck" -options_left 2>&1 | tee "$log"
+    mpirun -n "$np" src/winnow "$sub" "$deck" -options_left 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e
     [ "$rc" -eq 0 ] || die "the $name run failed with exit status $rc (log: $root/$log)"
     grep -q '^RESULT ' "$log" || die "the $name run printed no RESULT line (log: $root/$log)"
   done
   section "demo outputs"
-  for deck in inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     name=$(basename "$deck" .opts)
     prefix=$(awk '$1 == "-wn_output" { print $2 }' "$deck" | tail -n 1)
     printf '%s:\n  log     %s\n' "$name" "$root/out/$name.log"
@@ -168,6 +176,7 @@ if [ "$mode" = demo ]; then
         [ -f "$prefix.$ext" ] && printf '  %-7s %s\n' "$ext" "$(cd "$(dirname "$prefix")" && pwd)/$(basename "$prefix").$ext"
       done
     fi
+    grep '^quality: ' "out/$name.log" | tail -n 1 | sed 's/^/  /'
     grep '^RESULT ' "out/$name.log" | tail -n 1 | sed 's/^/  /'
   done
   note "done in $(($(date +%s) - start_s)) s"

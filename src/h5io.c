@@ -338,6 +338,7 @@ static PetscErrorCode h5io_read_block(hid_t dset, int ndim, hid_t memtype, int64
   (void)ndim; /* a 1-D dataset uses only start[0], count[0] */
   WN_CALL_HDF5_ID(dxpl, H5Pcreate, (H5P_DATASET_XFER));
   WN_CALL_HDF5(H5Pset_dxpl_mpio, (dxpl, H5FD_MPIO_COLLECTIVE));
+  WN_CALL_HDF5(H5Pset_dxpl_mpio_chunk_opt, (dxpl, H5FD_MPIO_CHUNK_ONE_IO)); /* all chunks in one collective call: chunk-by-chunk is 5-15x slower */
   WN_CALL_HDF5(H5Dread, (dset, memtype, mspace, fspace, dxpl, buf));
   WN_CALL_HDF5(H5Pclose, (dxpl));
   WN_CALL_HDF5(H5Sclose, (mspace));
@@ -648,6 +649,7 @@ static PetscErrorCode h5io_write(MPI_Comm comm, hid_t file, const char *dataset,
   if (n_global > 0) {
     WN_CALL_HDF5_ID(dxpl, H5Pcreate, (H5P_DATASET_XFER));
     WN_CALL_HDF5(H5Pset_dxpl_mpio, (dxpl, H5FD_MPIO_COLLECTIVE));
+  WN_CALL_HDF5(H5Pset_dxpl_mpio_chunk_opt, (dxpl, H5FD_MPIO_CHUNK_ONE_IO)); /* all chunks in one collective call: chunk-by-chunk is 5-15x slower */
     WN_CALL_HDF5(H5Dwrite, (dset, memtype, mspace, fspace, dxpl, data));
     WN_CALL_HDF5(H5Pclose, (dxpl));
   }

@@ -29,6 +29,34 @@ static const char help[] = "winnow: distributed data selection for fine-tuning (
 
 static PetscBool wn_checks_failed = PETSC_FALSE;
 
+/* Before PETSc reads the deck: it must be a readable file whose every line is blank, a comment, or starts with
+ * an option ("-key [value]"); PETSc would otherwise fail with its whole banner on every rank. Rank 0 only. */
+static void deck_check(const char *deck, char *why, size_t len)
+{
+  FILE  *fp = fopen(deck, "r");
+  char   line[8192];
+  long   n = 0;
+
+  if (!fp) {
+    snprintf(why, len, "cannot read the deck '%s': %s", deck, strerror(errno));
+    return;
+  }
+  while (fgets(line, sizeof(line), fp)) {
+    char *p = line, *hash = strchr(line, '#');
+    n++;
+    if (hash) *hash = 0;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    if (*p && *p != '-') {
+      char word[64];
+      sscanf(p, "%63s", word);
+      snprintf(why, len, "deck '%s' line %ld: '%s' is not an option (every setting is '-wn_key value'; # starts a comment)", deck, n, word);
+      break;
+    }
+  }
+  if (!why[0] && ferror(fp)) snprintf(why, len, "cannot read the deck '%s': %s", deck, strerror(errno));
+  fclose(fp);
+}
+
 static PetscErrorCode winnow(wn_command command, const char *deck, const char *info_file)
 {
   wn_config cfg;
@@ -106,12 +134,13 @@ int main(int argc, char **argv)
   /* MPI first, so that a missing deck is one message from rank 0 rather than PETSc failing on every rank */
   if (MPI_Init(&argc, &argv) != MPI_SUCCESS) return 1;
   if (deck[0]) {
-    int rank, readable = 0;
+    int  rank;
+    char why[PETSC_MAX_PATH_LEN + 256] = "";
     (void)MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank == 0) readable = access(deck, R_OK) == 0;
-    (void)MPI_Bcast(&readable, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (!readable) {
-      if (rank == 0) fprintf(stderr, "winnow: error: cannot read the deck '%s': %s\n", deck, strerror(errno));
+    if (rank == 0) deck_check(deck, why, sizeof(why));
+    (void)MPI_Bcast(why, (int)sizeof(why), MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (why[0]) {
+      if (rank == 0) fprintf(stderr, "winnow: error: %s\n", why);
       (void)MPI_Finalize();
       return 1;
     }

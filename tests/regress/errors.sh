@@ -20,6 +20,7 @@ head -c 200 "$dir/candidates.npy" > "$dir/truncated.npy"
 printf -- '-wn_candidates %s\n-wn_budgte 5\n' "$dir/good.h5" > "$dir/typo.opts"
 printf 'deadbeef\n' > "$dir/warm_bad.txt"
 mkdir -p "$dir/adir.jsonl"
+printf -- '-wn_budget 5\nwn_method fl\n' > "$dir/nodash.opts"
 i=0; while [ $i -lt 50 ]; do echo '{}'; i=$((i + 1)); done > "$dir/good.h5x.jsonl"
 
 cases=0; i=0
@@ -50,6 +51,8 @@ add "missing kernel file"     "cannot open.*nokernel.h5"               select -w
 add "warm-start id unknown"   "deadbeef"                               run $C -wn_warm_start $dir/warm_bad.txt
 add "rbf gamma not positive"  "gamma must be > 0"                      run $C -wn_kernel_metric rbf -wn_kernel_gamma 0
 add "unknown subcommand"      "unknown subcommand"                     selekt $C
+add "deck line without a dash" "nodash.opts line 2: 'wn_method' is not an option" run $dir/nodash.opts
+add "deck is a directory"     "cannot read the deck|not an option|Is a directory" run $dir/adir.jsonl/
 add "deck after the options"  "must come right after the subcommand"   run $C $dir/typo.opts
 add "warm start a directory"  "is a directory"                         run $C -wn_warm_start $dir
 add "output prefix a dir"     "must be a file prefix"                  run $C -wn_output $dir/
