@@ -885,7 +885,7 @@ PetscErrorCode wn_featurize_run(MPI_Comm comm, const wn_featurize_params *params
   /* global line numbers; the first malformed line (the lowest failing rank holds it) */
   PetscCallMPI(MPI_Exscan(&c->n_lines, &line0, 1, MPI_INT64_T, MPI_SUM, comm));
   if (rank == 0) line0 = 0;
-  WN_CHECK_ALL(comm, c->first_bad < 0 || params->skip_bad, PETSC_ERR_FILE_UNEXPECTED, "input '%s' line %lld: %s (skip_bad skips and counts malformed lines)", params->input, (long long)(line0 + c->first_bad + 1), c->reason);
+  WN_CHECK_ALL(comm, c->first_bad < 0 || params->skip_bad, PETSC_ERR_FILE_UNEXPECTED, "input '%s' line %lld: %s (-wn_skip_bad skips and counts malformed lines)", params->input, (long long)(line0 + c->first_bad + 1), c->reason);
   for (int64_t i = 0; i < c->store.n; i++) c->store.row[i] += line0;
   local[0] = c->store.n;
   local[1] = c->n_lines;

@@ -20,6 +20,8 @@ head -c 200 "$dir/candidates.npy" > "$dir/truncated.npy"
 printf -- '-wn_candidates %s\n-wn_budgte 5\n' "$dir/good.h5" > "$dir/typo.opts"
 printf 'deadbeef\n' > "$dir/warm_bad.txt"
 mkdir -p "$dir/adir.jsonl"
+printf '{"text": "a b", "label": "x"}\n{"text": "c d", "label": "y"}\n{"text": "e f" "label": "x"}\n' > "$dir/bad.jsonl"
+printf '{"text": "a b", "label": "x"}\n{"body": "c d", "label": "y"}\n' > "$dir/nofield.jsonl"
 printf -- '-wn_budget 5\nwn_method fl\n' > "$dir/nodash.opts"
 i=0; while [ $i -lt 50 ]; do echo '{}'; i=$((i + 1)); done > "$dir/good.h5x.jsonl"
 
@@ -51,7 +53,11 @@ add "missing kernel file"     "cannot open.*nokernel.h5"               select -w
 add "warm-start id unknown"   "deadbeef"                               run $C -wn_warm_start $dir/warm_bad.txt
 add "rbf gamma not positive"  "gamma must be > 0"                      run $C -wn_kernel_metric rbf -wn_kernel_gamma 0
 add "unknown subcommand"      "unknown subcommand"                     selekt $C
-add "deck line without a dash" "nodash.opts line 2: 'wn_method' is not an option" run $dir/nodash.opts
+add "featurize: malformed line" "bad.jsonl' line 3"                   featurize -wn_text $dir/bad.jsonl -wn_id_field "" -wn_embeddings $dir/out_f1.h5
+add "featurize: missing field" "line 2: missing text field 'text'"     featurize -wn_text $dir/nofield.jsonl -wn_id_field "" -wn_embeddings $dir/out_f2.h5
+add "featurize: no such label" "no record has label 'z'"               featurize -wn_text $dir/nofield.jsonl -wn_id_field "" -wn_holdout_label z -wn_skip_bad -wn_embeddings $dir/out_f3.h5
+add "featurize: missing input" "nothere.jsonl"                         featurize -wn_text $dir/nothere.jsonl -wn_embeddings $dir/out_f4.h5
+add "deck line without a dash" "nodash.opts' line 2: 'wn_method' is not an option" run $dir/nodash.opts
 add "deck is a directory"     "cannot read the deck|not an option|Is a directory" run $dir/adir.jsonl/
 add "deck after the options"  "must come right after the subcommand"   run $C $dir/typo.opts
 add "warm start a directory"  "is a directory"                         run $C -wn_warm_start $dir
@@ -69,7 +75,7 @@ for ((c = 0; c < cases; c++)); do
   case " ${ARGSS[$c]} " in *" -wn_output "*) extra="" ;; esac
   wn_mpirun "$NP" "$W" ${ARGSS[$c]} $extra -wn_progress 0 > "$log" 2>&1; rc=$?
   nerr=$(grep -c "winnow: error" "$log")
-  left=$(ls -A "$dir" | grep -E "^\.?out$c\." | tr '\n' ' ')
+  left=$(ls -A "$dir" | grep -E "^\.?out($c|_f[0-9])\." | tr '\n' ' ')
   ok=1; why=""
   [ $rc -ne 0 ] || { ok=0; why="$why exit 0;"; }
   [ $rc -ne 124 ] || { ok=0; why="$why timed out (hang);"; }
