@@ -367,7 +367,15 @@ PetscErrorCode wn_config_check_unknown(MPI_Comm comm, const wn_config *cfg)
   for (PetscInt i = 0; i < n_left; i++) {
     const char *best = NULL;
     int         best_d = 1000;
-    if (strncmp(names[i], "wn_", 3)) continue;
+    if (strncmp(names[i], "wn_", 3)) {
+      /* not ours: PETSc's own options are read later (-log_view at the end); others are probably typos */
+      static const char *petsc[] = {"log_view", "log_trace", "log_all", "log_sync", "log_exclude", "options_", "malloc", "info", "help", "on_error", "start_in_debugger", "debugger", "history", "petsc", "viewer", "objects_dump", "memory_view", "check_pointer", "no_signal_handler", "fp_trap", "skip_petscrc", NULL};
+      PetscBool          known   = PETSC_FALSE;
+      for (int k = 0; petsc[k]; k++)
+        if (!strncmp(names[i], petsc[k], strlen(petsc[k]))) known = PETSC_TRUE;
+      if (!known) PetscCall(PetscPrintf(comm, "winnow: warning: option -%s is not one of winnow's nor a PETSc option winnow knows; it is ignored (misspelled?)\n", names[i]));
+      continue;
+    }
     for (int e = 0; e < cfg->n_entries; e++) {
       int dist = wn_config_edit_distance(names[i], cfg->entry_key[e] + 1);
       if (dist < best_d) {
