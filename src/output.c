@@ -261,10 +261,18 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
   char              **lines = NULL, selected_by[PETSC_MAX_PATH_LEN + 64], msg[2 * PETSC_MAX_PATH_LEN] = "";
   int64_t             n_lines = -1;
   wn_jsonl_record    *rec = NULL;
+  double             *score = NULL; /* singleton gains of the picks (with -wn_scores), replicated */
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscSNPrintf(selected_by, sizeof(selected_by), "%s%s%s", s->method, s->cfg->deck[0] ? " " : "", s->cfg->deck));
+  if (s->scores && s->pool) { /* each pick's owner contributes its score; one contributor per entry: the sum is exact */
+    const wn_layout *L = &s->pool->layout;
+    PetscCall(PetscCalloc1(sel->n + 1, &score));
+    for (int64_t j = 0; j < sel->n; j++)
+      if (sel->index[j] >= L->row_start && sel->index[j] < L->row_start + L->n_local) score[j] = s->scores[sel->index[j] - L->row_start];
+    if (sel->n > 0) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, score, (PetscMPIInt)sel->n, MPI_DOUBLE, MPI_SUM, comm));
+  }
   if (rank == 0 && s->cfg->records[0]) {
     PetscCall(PetscMalloc1(sel->n + 1, &lines));
     PetscCall(output_read_record_lines(s->cfg->records, sel->n, s->record_line, lines, &n_lines));
@@ -311,6 +319,10 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
       fprintf(fp, "%.17g", sel->gain[j]);
       PetscCall(output_json_key(fp, r, &first, "objective"));
       fprintf(fp, "%.17g", sel->objective[j]);
+      if (score) {
+        PetscCall(output_json_key(fp, r, &first, "score"));
+        fprintf(fp, "%.17g", score[j]);
+      }
       PetscCall(output_json_key(fp, r, &first, "warm_start"));
       fputs(j < sel->n_warm ? "true" : "false", fp);
       PetscCall(output_json_key(fp, r, &first, "selected_by"));
@@ -324,6 +336,7 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
     PetscCall(PetscFree(lines));
   }
   PetscCall(wn_jsonl_record_destroy(&rec));
+  PetscCall(PetscFree(score));
   WN_CHECK_ALL(comm, msg[0] == 0, PETSC_ERR_FILE_WRITE, "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -55,8 +55,8 @@ n=$(field "$dir/mg.log" selected); last=$(picks "$dir/mg.jsonl" | tail -1 | cut 
 # 7. records copied untouched, winnow's members appended (prefixed on a clash), valid JSON
 i=0; : > "$dir/rec.jsonl"
 while [ $i -lt 203 ]; do printf '{"text": "example \\"%d\\" \\u00e9", "id": "r%d", "meta": {"n": [1, 2]}}\n' $i $i >> "$dir/rec.jsonl"; i=$((i + 1)); done
-wn_mpirun 2 "$W" run $C -wn_budget 15 -wn_records "$dir/rec.jsonl" -wn_output "$dir/recout" > "$dir/rec.log" 2>&1
-"$JC" "$dir/recout.jsonl" -lines 15 text meta id winnow_id rank index gain objective warm_start selected_by label > /dev/null 2>"$dir/jc.err" && grep -q '"meta": {"n": \[1, 2\]}' "$dir/recout.jsonl"
+wn_mpirun 2 "$W" run $C -wn_budget 15 -wn_scores -wn_records "$dir/rec.jsonl" -wn_output "$dir/recout" > "$dir/rec.log" 2>&1
+"$JC" "$dir/recout.jsonl" -lines 15 text meta id winnow_id rank index gain objective score warm_start selected_by label > /dev/null 2>"$dir/jc.err" && grep -q '"meta": {"n": \[1, 2\]}' "$dir/recout.jsonl"
 tap_rc $? 7 "-wn_records: 15 lines of valid JSON, original members untouched, winnow_id on the id clash"
 wn_diag_file "$dir/jc.err"
 
