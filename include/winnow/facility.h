@@ -27,3 +27,9 @@ PETSC_EXTERN PetscErrorCode wn_facility_create(const wn_kernel *K, const float *
 PETSC_EXTERN PetscErrorCode wn_facility_flmi_caps(const wn_kernel *SQ, double eta, float **cap);
 /* FLCG floors: floor_i = max(0, nu * max_p SP[i, p]), allgathered (N floats, owned by the caller). Collective. */
 PETSC_EXTERN PetscErrorCode wn_facility_flcg_floors(const wn_kernel *SP, double nu, float **floor);
+
+/* The same objective on a sparse kernel (top-k entries per row, kernel.h): the sum runs over the row's entries
+ * only (absent entries are 0, so they never add gain with floors >= 0). Terms are accumulated like the dense
+ * gain (term of column t into accumulator t mod 8, ascending t), so with k = T the gains equal the dense ones bit
+ * for bit. The payload is the picked row (count, columns, values). S is borrowed. Not collective. */
+PETSC_EXTERN PetscErrorCode wn_facility_create_sparse(const wn_sparse_kernel *S, const float *cap, const float *floor0, wn_objective **obj);

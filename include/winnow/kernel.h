@@ -61,3 +61,39 @@ PETSC_EXTERN PetscErrorCode wn_kernel_write(MPI_Comm comm, hid_t file, const cha
  * decides ("candidate-major" or "target-major"). Collective. Errors: missing file/dataset, not 2-D,
  * not float, NaN/Inf, wrong number of candidate rows. */
 PETSC_EXTERN PetscErrorCode wn_kernel_read(const wn_layout *layout, const char *path, const char *dataset, const char *orientation_default, wn_kernel **K);
+
+/* ---- sparse kernels: the top-k entries of every candidate row (issue 4) ------------------------------- */
+
+#include <petscmat.h>
+
+/* Candidate-major CSR of the k largest K[c, t] of every row c (ties to the lower column t), held as a PETSc
+ * MATMPIAIJ (N x T, local rows = the layout's rows; values are the float32 kernel values stored as PetscScalar,
+ * so they convert back to float exactly). PETSc's 32-bit PetscInt limits N, T and the local nonzeros to 2^31 - 1. */
+typedef struct {
+  wn_layout        layout;  /* rows = candidates */
+  int64_t          n_cols;  /* T */
+  int64_t          k;       /* entries kept per row (min(k, T)) */
+  Mat              A;       /* owned */
+  wn_kernel_params params;  /* how the values were computed */
+  char             columns[32];
+  char             source[PETSC_MAX_PATH_LEN];
+  int64_t          d;
+} wn_sparse_kernel;
+
+/* Bytes this rank needs for a sparse kernel of n_local rows with k entries each, computed against n_cols
+ * replicated columns of dimension d (the tile workspace included). Pure. */
+PETSC_EXTERN double wn_kernel_sparse_bytes(int64_t n_local, int64_t n_cols, int64_t d, int64_t k, const wn_kernel_params *p);
+/* Compute the top-k entries of every local row of K = metric(X_local, Y) in sgemm tiles (the same values, bit for
+ * bit, as wn_kernel_compute gives for those entries, without min-max scaling: refused with -wn_kernel_minmax) and
+ * assemble the MATMPIAIJ. Collective on layout->comm. */
+PETSC_EXTERN PetscErrorCode wn_kernel_sparse_compute(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, int64_t k, const char *columns, wn_sparse_kernel **S);
+/* Write S under group (e.g. "/kernel"): group/indptr (N + 1 int64), group/indices (nnz int64), group/values
+ * (nnz float32), with attributes format = "csr", k, n_rows, n_cols, metric, gamma, columns, source, d,
+ * orientation = "candidate-major" on the group. Collective. */
+PETSC_EXTERN PetscErrorCode wn_kernel_sparse_write(MPI_Comm comm, hid_t file, const char *group, const wn_sparse_kernel *S);
+/* Read a CSR kernel written by wn_kernel_sparse_write for the rows of layout (N must match). Collective. Errors:
+ * missing datasets, indptr not monotone or not ending at nnz, column indices out of range, NaN/Inf. */
+PETSC_EXTERN PetscErrorCode wn_kernel_sparse_read(const wn_layout *layout, const char *path, const char *group, wn_sparse_kernel **S);
+/* Does group hold a sparse kernel (group/indptr exists)? Collective. */
+PETSC_EXTERN PetscErrorCode wn_kernel_is_sparse(MPI_Comm comm, const char *path, const char *group, PetscBool *sparse);
+PETSC_EXTERN PetscErrorCode wn_kernel_sparse_destroy(wn_sparse_kernel **S);
