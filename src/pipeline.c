@@ -250,6 +250,7 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
       src  = cfg->candidates.path;
     }
     if (cfg->sparse_k > 0) {
+      PetscCheck(cfg->sparse_k <= T, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_sparse_k %lld is larger than the kernel's %lld columns (%s)", (long long)cfg->sparse_k, (long long)T, cols);
       PetscCall(wn_kernel_sparse_compute(&pool->layout, d, pool->embedding, T, Y, &cfg->kernel, cfg->sparse_k, cols, &run->KS));
       PetscCall(PetscSNPrintf(run->KS->source, sizeof(run->KS->source), "%s x %s", cfg->candidates.path, src));
     } else {
