@@ -308,6 +308,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_k", "bench: budget k of the lazy greedy [count]", "count", &cfg->bench_k));
   PetscCall(PetscOptionsInt("-wn_bench_repeat", "bench: repetitions of each timing (best is reported)", "doc/decks.md", cfg->bench_repeat, &cfg->bench_repeat, NULL));
   config_note(cfg, "-wn_bench_repeat", "", "%d", (int)cfg->bench_repeat);
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_tsds", "bench: also time the exact kNN of the targets and TSDS with the -wn_tsds_* settings [bool]", &cfg->bench_tsds));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_traceback", "Print the full traceback with errors [bool]", &traceback));
   PetscOptionsEnd();
   cfg->kernel.metric = (wn_metric)metric;

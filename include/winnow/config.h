@@ -69,6 +69,7 @@ typedef struct {
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;
   PetscInt bench_repeat;
+  PetscBool bench_tsds;                     /* -wn_bench_tsds: also time the exact kNN and TSDS */
 
   /* the resolved configuration, in reading order, for the echo and the provenance file */
   int  n_entries;
