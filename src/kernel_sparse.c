@@ -14,8 +14,10 @@
  * ascending order (wn_kernel_compute_tiles visits column tiles in ascending order), so a new value enters a
  * full heap only when it is strictly larger than the root: on ties the lower column is kept. The result does
  * not depend on tile sizes or on the number of ranks (the values do not, and the rule is a total order).
- * In the common case a value is one comparison against the root, so the selection costs little next to the
- * sgemm (2 d flops per value). Min-max scaling is refused: it needs the global range of the dense values.
+ * Most values are one comparison against the root (eight at a time with SSE2, which gives the same answers as
+ * the scalar '>'); a heap insertion happens about k ln(T / k) times per row for values in random order. Measured
+ * at N = T = 12,000, d = 256, k = 50 (perf, one rank): the selection is about 10% of the time, the sgemm 70%. (A
+ * 2k buffer compacted by quickselect instead of the heap measured no faster.) Min-max scaling is refused: it needs the global range of the dense values.
  *
  * Sizes. PETSc here has 32-bit PetscInt: N, T and the local nonzeros (n_local x k) must be below 2^31; the
  * file stores 64-bit indptr and indices, so files are not limited by that.
@@ -25,6 +27,10 @@
 #include <string.h>
 #include <winnow/h5io.h>
 #include <winnow/kernel.h>
+#if defined(__SSE2__) && !defined(WN_NO_SIMD)
+  #include <emmintrin.h>
+  #define SPARSE_SSE2 1
+#endif
 
 #define SPARSE_FORMAT "csr"
 #define SPARSE_PATH_LEN 512
@@ -104,6 +110,21 @@ static PetscErrorCode sparse_topk_segment(void *vctx, int64_t i, int64_t c0, int
   if (m == k) {
     float root = val[0];
 
+#if defined(SPARSE_SSE2)
+    /* eight values at a time: most blocks hold nothing above the root (cmpgt is false for NaN, as '>' is) */
+    for (; j + 8 <= nc; j += 8) {
+      __m128 r = _mm_set1_ps(root);
+
+      if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(values + j), r), _mm_cmpgt_ps(_mm_loadu_ps(values + j + 4), r)))) continue;
+      for (int64_t l = j; l < j + 8; l++)
+        if (values[l] > root) {
+          val[0] = values[l];
+          col[0] = (int32_t)(c0 + l);
+          sparse_sift_down(val, col, k, 0);
+          root = val[0];
+        }
+    }
+#endif
     for (; j < nc; j++)
       if (values[j] > root) { /* columns only grow, so an equal value loses the tie */
         val[0] = values[j];
