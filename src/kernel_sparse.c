@@ -138,9 +138,9 @@ static PetscErrorCode sparse_topk_segment(void *vctx, int64_t i, int64_t c0, int
 }
 
 /**
-  @brief Bytes one rank needs to build a sparse kernel: the replicated column embeddings, the tile workspace
-  (X, Y and output tiles, one scratch row), the row norms, the top-k heaps, the CSR arrays handed to PETSc and
-  the MATMPIAIJ itself (PetscInt columns and PetscScalar values).
+  @brief Bytes one rank needs to build a sparse kernel: what wn_kernel_bytes() counts for a rank without rows
+  (the replicated column embeddings, the tile workspace, the column norms), the row norms, one scratch row, the
+  top-k heaps, the CSR arrays handed to PETSc and the MATMPIAIJ itself (PetscInt columns, PetscScalar values).
 
   Not collective (pure).
 
@@ -154,23 +154,15 @@ static PetscErrorCode sparse_topk_segment(void *vctx, int64_t i, int64_t c0, int
 **/
 double wn_kernel_sparse_bytes(int64_t n_local, int64_t n_cols, int64_t d, int64_t k, const wn_kernel_params *p)
 {
-  wn_kernel_params q;
-  double           f = (double)sizeof(float), nnz, tile_rows, tile_cols, ld;
+  double nnz;
 
-  memset(&q, 0, sizeof(q));
-  if (p) q = *p;
-  tile_rows = (double)(q.tile_rows > 0 ? q.tile_rows : 256);
-  tile_cols = (double)(q.tile_cols > 0 ? q.tile_cols : 2048);
-  if (n_cols > 0 && tile_cols > (double)n_cols) tile_cols = (double)n_cols;
-  ld  = ceil(tile_cols / 16.0) * 16.0;
   k   = k < 0 ? 0 : (k > n_cols ? n_cols : k);
   nnz = (double)n_local * (double)k;
-  return f * (double)n_cols * (double)d                                     /* replicated Y */
-       + f * (tile_rows * (double)d + tile_cols * (double)d + tile_rows * ld + ld) /* tiles and scratch row */
-       + (double)sizeof(double) * ((double)n_local + (double)n_cols)        /* norms */
+  return wn_kernel_bytes(0, n_cols, d, p)                                   /* replicated Y, tiles, column norms */
+       + (double)sizeof(double) * (double)n_local                           /* row norms */
+       + (double)sizeof(float) * ((double)n_cols + 16)                      /* scratch row (at most a padded row) */
        + nnz * (double)(sizeof(float) + sizeof(int32_t)) + 8.0 * (double)n_local /* heaps and their counts */
-       + 2.0 * (nnz * (double)(sizeof(PetscInt) + sizeof(PetscScalar)) + ((double)n_local + 1) * (double)sizeof(PetscInt)) /* CSR + Mat */
-       + 4.0 * 64;
+       + 2.0 * (nnz * (double)(sizeof(PetscInt) + sizeof(PetscScalar)) + ((double)n_local + 1) * (double)sizeof(PetscInt)); /* CSR + Mat */
 }
 
 /**
