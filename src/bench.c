@@ -11,6 +11,8 @@
 #include <winnow/bench.h>
 #include <winnow/blas.h>
 #include <winnow/facility.h>
+#include <winnow/knn.h>
+#include <winnow/tsds.h>
 #include <winnow/report.h>
 #include <winnow/util.h>
 
@@ -143,6 +145,45 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   }
   PetscCall(PetscPrintf(comm, "\nfacility location over targets, end to end (kernel + lazy greedy, k=%lld): %.3f s; %lld gain evaluations (naive: %lld)\n", (long long)cfg->bench_k, e2e, (long long)sel->evaluations,
                         (long long)(cfg->bench_k * N - cfg->bench_k * (cfg->bench_k - 1) / 2)));
+  if (cfg->bench_tsds) {
+    /* distributed exact kNN of the M targets (k = 100 and the TSDS default 5000), then TSDS end to end */
+    wn_knn_result *knn = NULL;
+    wn_tsds_result *tr = NULL;
+    wn_tsds_params  tp = cfg->tsds;
+    int64_t         ks[2] = {100, 5000}, n_picks = 0, *picks = NULL, *counts = NULL;
+    double          t_knn, t_knn_max, sg, sg_min, t_tsds;
+    for (int q = 0; q < 2; q++) {
+      int64_t k = ks[q] < N ? ks[q] : N;
+      PetscCallMPI(MPI_Barrier(comm));
+      t = MPI_Wtime();
+      PetscCall(wn_knn_search(&layout, d, X, NULL, 0, M, Y, k, WN_KNN_L2, &knn));
+      t_knn = MPI_Wtime() - t;
+      PetscCall(wn_knn_result_destroy(&knn));
+      PetscCallMPI(MPI_Allreduce(&t_knn, &t_knn_max, 1, MPI_DOUBLE, MPI_MAX, comm));
+      PetscCall(wn_blas_sgemm_rate(nl > 0 ? nl : 1, M, d, &sg));
+      PetscCallMPI(MPI_Allreduce(&sg, &sg_min, 1, MPI_DOUBLE, MPI_MIN, comm));
+      /* the sgemm of the same shape on every rank takes 2 nl M d / rate */
+      PetscCall(PetscPrintf(comm, "exact kNN, k = %5lld: %.3f s for %lld queries (%.1f us per query); a plain sgemm of the same shape takes %.3f s (ratio %.2f)\n", (long long)k, t_knn_max, (long long)M, 1e6 * t_knn_max / M,
+                            2.0 * (double)nl * M * d / (sg_min * 1e9), t_knn_max / (2.0 * (double)nl * M * d / (sg_min * 1e9))));
+      if (q == 1) {
+        PetscCall(wn_report_result(&report, "knn_s", "%.4f", t_knn_max));
+        PetscCall(wn_report_result(&report, "knn_vs_sgemm", "%.3f", t_knn_max / (2.0 * (double)nl * M * d / (sg_min * 1e9))));
+      }
+    }
+    tp.sample_size = cfg->bench_k;
+    tp.seed        = 7;
+    PetscCallMPI(MPI_Barrier(comm));
+    t = MPI_Wtime();
+    PetscCall(wn_tsds_probabilities(&layout, d, X, M, Y, &tp, &tr));
+    PetscCall(wn_tsds_sample(&layout, tr, &tp, &n_picks, &picks, &counts));
+    t = MPI_Wtime() - t;
+    PetscCallMPI(MPI_Allreduce(&t, &t_tsds, 1, MPI_DOUBLE, MPI_MAX, comm));
+    PetscCall(PetscPrintf(comm, "TSDS end to end (K = %lld, kde_K = %lld, %lld draws): %.3f s; %lld candidates carry mass\n", (long long)tr->K, (long long)tr->kde_K, (long long)tp.sample_size, t_tsds, (long long)tr->n_support));
+    PetscCall(wn_report_result(&report, "tsds_s", "%.4f", t_tsds));
+    PetscCall(wn_tsds_result_destroy(&tr));
+    PetscCall(PetscFree(picks));
+    PetscCall(PetscFree(counts));
+  }
   PetscCall(wn_report_result(&report, "command", "bench"));
   PetscCall(wn_report_result(&report, "ranks", "%d", size));
   PetscCall(wn_report_result(&report, "n", "%lld", (long long)N));

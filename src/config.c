@@ -172,6 +172,13 @@ static void config_defaults(wn_config *cfg)
   cfg->flmi_eta          = 1.0;
   cfg->flcg_nu           = 1.0;
   cfg->progress_interval = 2.0;
+  cfg->tsds.alpha        = 0.5;
+  cfg->tsds.C            = 5.0;
+  cfg->tsds.sigma        = 0.75;
+  cfg->tsds.max_K        = 5000;
+  cfg->tsds.kde_K        = 1000;
+  cfg->tsds.replace      = PETSC_TRUE;
+  cfg->tsds.metric       = WN_KNN_L2;
   strcpy(cfg->output, "winnow_out");
   strcpy(cfg->featurize.output, "features.h5");
   strcpy(cfg->featurize.text_fields, "text");
@@ -247,6 +254,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_private_kernel_dataset", "Dataset of FLCG's pool-by-existing-data kernel [dataset]", "dataset", cfg->private_kernel_dataset, sizeof(cfg->private_kernel_dataset)));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_kernel_orientation", "Orientation of kernel files without an 'orientation' attribute: candidate-major or target-major", "", cfg->kernel_orientation, sizeof(cfg->kernel_orientation)));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_kernel_keep", "`run`: also write the kernels to -wn_kernel_file [bool]", &cfg->kernel_keep));
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_kernel_sparse_k", "Keep only the k largest entries of each kernel row (sparse kNN kernel, MATMPIAIJ); 0 = dense [entries]", "entries", &cfg->sparse_k));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_memory_limit", "Memory one rank may use, e.g. 4G; auto = node memory / ranks on the node [bytes]", "bytes", cfg->memory_limit_text, sizeof(cfg->memory_limit_text)));
   /* selection */
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_method", "Selection method: fl, fl_pool, flmi, flcg (winnow -help lists them below)", "", cfg->method, sizeof(cfg->method)));
@@ -255,6 +263,17 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_min_gain", "Stop before a pick whose marginal gain is below this [objective units]", "gain", &cfg->min_gain));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_flmi_eta", "FLMI query magnification eta (submodlib magnificationEta), >= 0", "", &cfg->flmi_eta));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_flcg_nu", "FLCG privacy hardness nu (submodlib privacyHardness), >= 0", "", &cfg->flcg_nu));
+  {
+    int metric = (int)cfg->tsds.metric;
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_alpha", "TSDS trade-off between alignment (OT) and diversity (density), in [0, 1]", "", &cfg->tsds.alpha));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_C", "TSDS distance scale C, > 0 (same scale as the embedding norms)", "distance", &cfg->tsds.C));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_sigma", "TSDS density bandwidth sigma, >= 0; 0 = no density term", "distance", &cfg->tsds.sigma));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_tsds_max_k", "TSDS neighbours per target (capped at N/10)", "count", &cfg->tsds.max_K));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_tsds_kde_k", "TSDS neighbours for the density (capped at N/10)", "count", &cfg->tsds.kde_K));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_tsds_replace", "TSDS samples -wn_budget draws with replacement (the paper) or without [bool]", &cfg->tsds.replace));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_tsds_metric", "TSDS kNN distance: l2 (the reference) or cosine", wn_knn_metric_names, 2, &metric));
+    cfg->tsds.metric = (wn_knn_metric)metric;
+  }
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_warm_start", "Text file of candidate ids (one per line) selected first [path]", "path", cfg->warm_start, sizeof(cfg->warm_start)));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_progress", "Seconds between progress lines on long loops, 0 = none [s]", "s", &cfg->progress_interval));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_quality_label", "Candidate label counted as on-target in the quality report; default: the targets' label", "", cfg->quality_label, sizeof(cfg->quality_label)));
@@ -289,6 +308,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_k", "bench: budget k of the lazy greedy [count]", "count", &cfg->bench_k));
   PetscCall(PetscOptionsInt("-wn_bench_repeat", "bench: repetitions of each timing (best is reported)", "doc/decks.md", cfg->bench_repeat, &cfg->bench_repeat, NULL));
   config_note(cfg, "-wn_bench_repeat", "", "%d", (int)cfg->bench_repeat);
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_tsds", "bench: also time the exact kNN of the targets and TSDS with the -wn_tsds_* settings [bool]", &cfg->bench_tsds));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_traceback", "Print the full traceback with errors [bool]", &traceback));
   PetscOptionsEnd();
   cfg->kernel.metric = (wn_metric)metric;
@@ -306,6 +326,12 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->progress_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_progress must be >= 0 seconds, got %g", cfg->progress_interval);
   PetscCheck(!isnan(cfg->min_gain), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_min_gain must be a number");
   PetscCheck(cfg->output[0] && cfg->output[strlen(cfg->output) - 1] != '/', comm, PETSC_ERR_ARG_WRONG, "-wn_output '%s' must be a file prefix (PREFIX.h5, PREFIX.jsonl, PREFIX.yaml), not empty or a directory", cfg->output);
+  PetscCheck(cfg->sparse_k >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_sparse_k must be >= 0 (0 = dense), got %lld", (long long)cfg->sparse_k);
+  PetscCheck(!(cfg->sparse_k > 0 && cfg->kernel.minmax), comm, PETSC_ERR_ARG_INCOMP, "-wn_kernel_minmax needs the dense kernel (the global minimum is not among the kept entries): drop -wn_kernel_sparse_k or -wn_kernel_minmax");
+  PetscCheck(cfg->tsds.alpha >= 0 && cfg->tsds.alpha <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_alpha must be in [0, 1], got %g", cfg->tsds.alpha);
+  PetscCheck(cfg->tsds.C > 0 && isfinite(cfg->tsds.C), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_C must be > 0, got %g", cfg->tsds.C);
+  PetscCheck(cfg->tsds.sigma >= 0 && isfinite(cfg->tsds.sigma), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_sigma must be >= 0, got %g", cfg->tsds.sigma);
+  PetscCheck(cfg->tsds.max_K >= 1 && cfg->tsds.kde_K >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_max_k and -wn_tsds_kde_k must be >= 1, got %lld and %lld", (long long)cfg->tsds.max_K, (long long)cfg->tsds.kde_K);
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);
@@ -317,9 +343,13 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   if (command == WN_CMD_KERNEL || command == WN_CMD_RUN) {
     const wn_method *m = wn_method_find(cfg->method);
     PetscCheck(cfg->candidates.path[0], comm, PETSC_ERR_ARG_WRONG, "`winnow %s` needs the candidate embeddings: set -wn_candidates FILE (HDF5 or .npy)", wn_command_names[command]);
-    if (!cfg->targets.path[0] && (m->needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL))) PetscCall(PetscStrncpy(cfg->targets.path, cfg->candidates.path, sizeof(cfg->targets.path)));
+    if (!cfg->targets.path[0] && (m->needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL | WN_NEEDS_EMBEDDINGS))) PetscCall(PetscStrncpy(cfg->targets.path, cfg->candidates.path, sizeof(cfg->targets.path)));
     if (!cfg->private_set.path[0] && (m->needs & WN_NEEDS_PRIVATE_KERNEL)) PetscCall(PetscStrncpy(cfg->private_set.path, cfg->candidates.path, sizeof(cfg->private_set.path)));
   }
+  if (command == WN_CMD_SELECT && (wn_method_find(cfg->method)->needs & WN_NEEDS_EMBEDDINGS)) {
+    SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "method %s works on embeddings, not on a kernel file: use `winnow run` with -wn_candidates and -wn_targets", cfg->method);
+  }
+  if (command == WN_CMD_KERNEL && (wn_method_find(cfg->method)->needs & WN_NEEDS_EMBEDDINGS)) SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "method %s needs no kernel: use `winnow run`", cfg->method);
   if (command == WN_CMD_FEATURIZE) {
     PetscCheck(cfg->featurize.input[0], comm, PETSC_ERR_ARG_WRONG, "`winnow featurize` needs a JSONL input: set -wn_text FILE.jsonl");
     PetscCheck(cfg->featurize.text_fields[0], comm, PETSC_ERR_ARG_WRONG, "-wn_text_fields must name at least one member");

@@ -513,6 +513,7 @@ PetscErrorCode wn_selection_destroy(wn_selection **sel)
   PetscCall(PetscFree((*sel)->index));
   PetscCall(PetscFree((*sel)->gain));
   PetscCall(PetscFree((*sel)->objective));
+  PetscCall(PetscFree((*sel)->count));
   PetscCall(PetscFree(*sel));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -6,12 +6,14 @@
 
 static const wn_method wn_methods[] = {
   {"fl", "facility location over the target set: coverage of the targets by the selection", "Nemhauser, Wolsey, Fisher 1978; submodlib FacilityLocation (separate_rep); lazy: Minoux 1978",
-   WN_NEEDS_TARGET_KERNEL, wn_select_fl},
-  {"fl_pool", "DELIFT stage 1 (instruction tuning): facility location within the pool", "Agarwal et al., DELIFT, ICLR 2025, section 3.1; submodlib FacilityLocation", WN_NEEDS_POOL_KERNEL, wn_select_fl_pool},
+   WN_NEEDS_TARGET_KERNEL, "singleton_gain", wn_select_fl},
+  {"fl_pool", "DELIFT stage 1 (instruction tuning): facility location within the pool", "Agarwal et al., DELIFT, ICLR 2025, section 3.1; submodlib FacilityLocation", WN_NEEDS_POOL_KERNEL, "singleton_gain", wn_select_fl_pool},
   {"flmi", "DELIFT stage 2 (task-specific): facility-location mutual information with the targets", "Agarwal et al., DELIFT, ICLR 2025, section 3.2; submodlib FacilityLocationMutualInformation (FL1MI, eta)",
-   WN_NEEDS_POOL_KERNEL | WN_NEEDS_QUERY_KERNEL, wn_select_flmi},
+   WN_NEEDS_POOL_KERNEL | WN_NEEDS_QUERY_KERNEL, "singleton_gain", wn_select_flmi},
   {"flcg", "DELIFT stage 3 (continual): facility-location conditional gain given existing data", "Agarwal et al., DELIFT, ICLR 2025, section 3.3; submodlib FacilityLocationConditionalGain (nu)",
-   WN_NEEDS_POOL_KERNEL | WN_NEEDS_PRIVATE_KERNEL, wn_select_flcg},
+   WN_NEEDS_POOL_KERNEL | WN_NEEDS_PRIVATE_KERNEL, "singleton_gain", wn_select_flcg},
+  {"tsds", "TSDS: optimal-transport alignment to the targets with a density penalty on near-duplicates (kNN water-filling, sampling)", "Liu, Karbasi, Rekatsinas, TSDS, NeurIPS 2024; reference code ZifanL/TSDS tsds.py",
+   WN_NEEDS_EMBEDDINGS, "probability", wn_select_tsds},
 };
 
 const wn_method *wn_method_find(const char *name)

@@ -320,8 +320,12 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
       PetscCall(output_json_key(fp, r, &first, "objective"));
       fprintf(fp, "%.17g", sel->objective[j]);
       if (score) {
-        PetscCall(output_json_key(fp, r, &first, "score"));
+        PetscCall(output_json_key(fp, r, &first, s->score_name && !strcmp(s->score_name, "probability") ? "probability" : "score"));
         fprintf(fp, "%.17g", score[j]);
+      }
+      if (sel->count) {
+        PetscCall(output_json_key(fp, r, &first, "count"));
+        fprintf(fp, "%lld", (long long)sel->count[j]);
       }
       PetscCall(output_json_key(fp, r, &first, "warm_start"));
       fputs(j < sel->n_warm ? "true" : "false", fp);
@@ -496,8 +500,9 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
   PetscCall(PetscMalloc1(sel->n + 1, &warm));
   for (int64_t j = 0; j < sel->n; j++) warm[j] = j < sel->n_warm;
   PetscCall(wn_h5_write_rows_uint8(comm, file, "/selection/warm_start", sel->n, k0, nk, warm));
+  if (sel->count) PetscCall(wn_h5_write_rows_int64(comm, file, "/selection/count", sel->n, k0, nk, sel->count));
   PetscCall(PetscFree(warm));
-  if (s->cfg->scores && s->pool) {
+  if ((s->cfg->scores || s->scores) && s->pool) {
     const wn_layout *L = &s->pool->layout;
     unsigned char   *flag;
     int64_t         *pos;
@@ -511,7 +516,11 @@ PetscErrorCode wn_output_write_selection(MPI_Comm comm, const char *prefix, cons
         pos[g - L->row_start]  = j + 1;
       }
     }
-    if (s->scores) PetscCall(wn_h5_write_rows_double(comm, file, "/scores/singleton_gain", N, L->row_start, L->n_local, s->scores));
+    if (s->scores) {
+      char name[96];
+      PetscCall(PetscSNPrintf(name, sizeof(name), "/scores/%s", s->score_name ? s->score_name : "singleton_gain"));
+      PetscCall(wn_h5_write_rows_double(comm, file, name, N, L->row_start, L->n_local, s->scores));
+    }
     PetscCall(wn_h5_write_rows_uint8(comm, file, "/scores/selected", N, L->row_start, L->n_local, flag));
     PetscCall(wn_h5_write_rows_int64(comm, file, "/scores/rank", N, L->row_start, L->n_local, pos));
     if (s->pool->origin.kind == WN_COLUMN_INT) PetscCall(wn_h5_write_rows_int64(comm, file, "/scores/index", N, L->row_start, L->n_local, s->pool->origin.ints));

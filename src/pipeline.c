@@ -38,6 +38,7 @@ PetscErrorCode wn_run_destroy(wn_run *run)
   PetscCall(PetscFree(run->warm));
   PetscCall(PetscFree2(run->file_index, run->record_line));
   PetscCall(wn_kernel_destroy(&run->K));
+  PetscCall(wn_kernel_sparse_destroy(&run->KS));
   PetscCall(wn_kernel_destroy(&run->K_query));
   PetscCall(wn_kernel_destroy(&run->K_private));
   PetscCall(wn_targets_destroy(&run->targets));
@@ -153,7 +154,7 @@ PetscErrorCode wn_pipeline_load(wn_run *run)
   PetscCall(pipeline_subsample(run));
   PetscCall(PetscPrintf(run->comm, "candidates: %lld x %lld %s from %s%s%s%s%s\n", (long long)run->pool->layout.n_global, (long long)run->pool->d, dtype_name(run->pool->file_dtype), cfg->candidates.path,
                         run->pool->id.kind != WN_COLUMN_NONE ? ", with ids" : "", run->pool->label.kind != WN_COLUMN_NONE ? ", with labels" : "", "", ""));
-  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
+  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL | WN_NEEDS_EMBEDDINGS)) {
     PetscCall(wn_targets_read(run->comm, &cfg->targets, run->pool->d, &run->targets));
     PetscCall(PetscPrintf(run->comm, "targets:    %lld x %lld %s from %s (replicated)\n", (long long)run->targets->m, (long long)run->targets->d, dtype_name(run->targets->file_dtype), cfg->targets.path));
   }
@@ -221,25 +222,46 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
   char       what[256];
 
   PetscFunctionBeginUser;
+  if (needs & WN_NEEDS_EMBEDDINGS) PetscFunctionReturn(PETSC_SUCCESS); /* e.g. TSDS: kNN on the embeddings, no kernel */
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_KERNEL));
-  if (needs & WN_NEEDS_POOL_KERNEL) bytes += wn_kernel_bytes(nl, N, d, &cfg->kernel);
-  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) bytes += wn_kernel_bytes(nl, run->targets->m, d, &cfg->kernel);
+  {
+    int64_t T_main = (needs & WN_NEEDS_POOL_KERNEL) ? N : run->targets->m;
+    if (cfg->sparse_k > 0) bytes += wn_kernel_sparse_bytes(nl, T_main, d, cfg->sparse_k, &cfg->kernel);
+    else bytes += wn_kernel_bytes(nl, T_main, d, &cfg->kernel);
+    if (needs & WN_NEEDS_POOL_KERNEL) bytes += (double)T_main * (double)d * sizeof(float); /* the allgathered pool */
+  }
+  if (needs & WN_NEEDS_QUERY_KERNEL) bytes += wn_kernel_bytes(nl, run->targets->m, d, &cfg->kernel);
   if (needs & WN_NEEDS_PRIVATE_KERNEL) bytes += wn_kernel_bytes(nl, run->private_set->m, d, &cfg->kernel);
-  PetscCall(PetscSNPrintf(what, sizeof(what), "the %s kernel stage (%s%s%s float32 rows)", cfg->method, (needs & WN_NEEDS_POOL_KERNEL) ? "N x N pool" : "", (needs & WN_NEEDS_POOL_KERNEL) && (needs & ~WN_NEEDS_POOL_KERNEL) ? " + " : "",
-                          (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) ? "N x M target" : ((needs & WN_NEEDS_PRIVATE_KERNEL) ? "N x P existing-data" : "")));
+  PetscCall(PetscSNPrintf(what, sizeof(what), "the %s kernel stage (%s%s%s%s)", cfg->method, cfg->sparse_k > 0 ? "sparse top-k " : "", (needs & WN_NEEDS_POOL_KERNEL) ? "N x N pool" : "N x M target",
+                          (needs & WN_NEEDS_QUERY_KERNEL) ? " + N x M target" : "", (needs & WN_NEEDS_PRIVATE_KERNEL) ? " + N x P existing-data" : ""));
   PetscCall(pipeline_memory_check(run, bytes, what));
 
-  if (needs & WN_NEEDS_POOL_KERNEL) {
-    float *all = NULL;
-    PetscCall(wn_pool_allgather_embedding(pool, &all));
-    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, N, all, &cfg->kernel, "pool", &run->K));
+  /* the main kernel: dense, or its top-k entries per row */
+  {
+    float       *all = NULL;
+    const float *Y   = run->targets ? run->targets->embedding : NULL;
+    int64_t      T   = run->targets ? run->targets->m : 0;
+    const char  *cols = "targets", *src = cfg->targets.path;
+    if (needs & WN_NEEDS_POOL_KERNEL) {
+      PetscCall(wn_pool_allgather_embedding(pool, &all));
+      Y    = all;
+      T    = N;
+      cols = "pool";
+      src  = cfg->candidates.path;
+    }
+    if (cfg->sparse_k > 0) {
+      PetscCheck(cfg->sparse_k <= T, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_sparse_k %lld is larger than the kernel's %lld columns (%s)", (long long)cfg->sparse_k, (long long)T, cols);
+      PetscCall(wn_kernel_sparse_compute(&pool->layout, d, pool->embedding, T, Y, &cfg->kernel, cfg->sparse_k, cols, &run->KS));
+      PetscCall(PetscSNPrintf(run->KS->source, sizeof(run->KS->source), "%s x %s", cfg->candidates.path, src));
+    } else {
+      PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, T, Y, &cfg->kernel, cols, &run->K));
+      PetscCall(pipeline_kernel_source(run->K, cfg->candidates.path, src));
+    }
     PetscCall(PetscFree(all));
-    PetscCall(pipeline_kernel_source(run->K, cfg->candidates.path, cfg->candidates.path));
   }
-  if (needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL)) {
-    wn_kernel **dst = (needs & WN_NEEDS_TARGET_KERNEL) ? &run->K : &run->K_query;
-    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->targets->m, run->targets->embedding, &cfg->kernel, "targets", dst));
-    PetscCall(pipeline_kernel_source(*dst, cfg->candidates.path, cfg->targets.path));
+  if (needs & WN_NEEDS_QUERY_KERNEL) {
+    PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->targets->m, run->targets->embedding, &cfg->kernel, "targets", &run->K_query));
+    PetscCall(pipeline_kernel_source(run->K_query, cfg->candidates.path, cfg->targets.path));
   }
   if (needs & WN_NEEDS_PRIVATE_KERNEL) {
     PetscCall(wn_kernel_compute(&pool->layout, d, pool->embedding, run->private_set->m, run->private_set->embedding, &cfg->kernel, "private", &run->K_private));
@@ -261,9 +283,20 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
                  wn_metric_names[cfg->kernel.metric]);
     }
   }
-  PetscCall(PetscPrintf(run->comm, "kernel: %s metric%s, main kernel %lld x %lld%s\n", wn_metric_names[cfg->kernel.metric], cfg->kernel.minmax ? " with global min-max scaling" : "", (long long)N, (long long)run->K->n_cols,
-                        run->K_query ? " + query kernel" : (run->K_private ? " + existing-data kernel" : "")));
+  PetscCall(PetscPrintf(run->comm, "kernel: %s metric%s, main kernel %lld x %lld%s%s\n", wn_metric_names[cfg->kernel.metric], cfg->kernel.minmax ? " with global min-max scaling" : "", (long long)N, (long long)(run->K ? run->K->n_cols : run->KS->n_cols),
+                        run->KS ? " (sparse: top-k per row)" : "", run->K_query ? " + query kernel" : (run->K_private ? " + existing-data kernel" : "")));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_KERNEL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The group of a kernel dataset path ("/kernel/values" -> "/kernel"): where a sparse kernel's CSR lives. Pure. */
+static PetscErrorCode pipeline_group_of(const char *dataset, char *group, size_t len)
+{
+  const char *slash = strrchr(dataset, '/');
+
+  PetscFunctionBeginUser;
+  if (!slash || slash == dataset) PetscCall(PetscStrncpy(group, "/", len));
+  else PetscCall(PetscSNPrintf(group, len, "%.*s", (int)(slash - dataset), dataset));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -282,7 +315,11 @@ PetscErrorCode wn_pipeline_write_kernels(wn_run *run)
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_WRITE));
   PetscCall(wn_output_temp_name(run->comm, cfg->kernel_file, tmp, sizeof(tmp)));
   PetscCall(wn_h5_create(run->comm, tmp, &file));
-  PetscCall(wn_kernel_write(run->comm, file, cfg->kernel_dataset, run->K));
+  if (run->KS) {
+    char group[256];
+    PetscCall(pipeline_group_of(cfg->kernel_dataset, group, sizeof(group)));
+    PetscCall(wn_kernel_sparse_write(run->comm, file, group, run->KS));
+  } else PetscCall(wn_kernel_write(run->comm, file, cfg->kernel_dataset, run->K));
   if (run->K_query) PetscCall(wn_kernel_write(run->comm, file, cfg->query_kernel_dataset, run->K_query));
   if (run->K_private) PetscCall(wn_kernel_write(run->comm, file, cfg->private_kernel_dataset, run->K_private));
   PetscCall(wn_h5_attr_write_string(run->comm, file, "/", "method", cfg->method));
@@ -333,8 +370,33 @@ PetscErrorCode wn_pipeline_read_kernels(wn_run *run)
   double     bytes;
   const char *second = (needs & WN_NEEDS_QUERY_KERNEL) ? cfg->query_kernel_dataset : ((needs & WN_NEEDS_PRIVATE_KERNEL) ? cfg->private_kernel_dataset : NULL);
 
+  PetscBool  sparse;
+  char       group[256];
+
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_KERNEL));
+  PetscCall(pipeline_group_of(cfg->kernel_dataset, group, sizeof(group)));
+  PetscCall(wn_kernel_is_sparse(run->comm, cfg->kernel_file, group, &sparse));
+  if (sparse) { /* a top-k kernel: CSR under the group */
+    hid_t      file = -1;
+    wn_h5_info info;
+    char       indptr[300];
+    PetscCall(PetscSNPrintf(indptr, sizeof(indptr), "%s/indptr", strcmp(group, "/") ? group : ""));
+    PetscCall(wn_h5_open(run->comm, cfg->kernel_file, PETSC_FALSE, &file));
+    PetscCall(wn_h5_info_get(run->comm, file, cfg->kernel_file, indptr, &info));
+    PetscCall(wn_h5_close(&file));
+    N = info.dims[0] - 1;
+    if (run->pool) PetscCheck(run->pool->layout.n_global == N, run->comm, PETSC_ERR_ARG_SIZ, "sparse kernel %s in '%s' has %lld candidate rows but %s has %lld candidates", group, cfg->kernel_file, (long long)N, cfg->candidates.path, (long long)run->pool->layout.n_global);
+    PetscCall(wn_layout_init(run->comm, N, &layout));
+    PetscCall(wn_kernel_sparse_read(&layout, cfg->kernel_file, group, &run->KS));
+    T = run->KS->n_cols;
+    PetscCheck(!(needs & WN_NEEDS_POOL_KERNEL) || T == N, run->comm, PETSC_ERR_ARG_SIZ, "method %s needs an N x N pool kernel but the sparse kernel %s in '%s' is %lld x %lld", cfg->method, group, cfg->kernel_file, (long long)N, (long long)T);
+    if (needs & WN_NEEDS_QUERY_KERNEL) PetscCall(wn_kernel_read(&layout, cfg->kernel_file, cfg->query_kernel_dataset, cfg->kernel_orientation, &run->K_query));
+    if (needs & WN_NEEDS_PRIVATE_KERNEL) PetscCall(wn_kernel_read(&layout, cfg->kernel_file, cfg->private_kernel_dataset, cfg->kernel_orientation, &run->K_private));
+    PetscCall(PetscPrintf(run->comm, "kernel: sparse %lld x %lld (top %lld per row) from %s:%s\n", (long long)N, (long long)T, (long long)run->KS->k, cfg->kernel_file, group));
+    PetscCall(wn_report_phase_end(&run->report, WN_PHASE_KERNEL));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(pipeline_kernel_shape(run, cfg->kernel_dataset, &N, &T));
   if (second) {
     PetscCall(pipeline_kernel_shape(run, second, &Nq, &Tq));
@@ -487,7 +549,7 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
 {
   wn_config *cfg = run->cfg;
   wn_problem prob;
-  int64_t    N = run->K->layout.n_global, budget;
+  int64_t    N = run->K ? run->K->layout.n_global : (run->KS ? run->KS->layout.n_global : run->pool->layout.n_global), budget;
 
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_SELECT));
@@ -500,6 +562,8 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.pool                     = run->pool;
   prob.targets                  = run->targets;
   prob.K                        = run->K;
+  prob.KS                       = run->KS;
+  prob.N                        = N;
   prob.K_query                  = run->K_query;
   prob.K_private                = run->K_private;
   prob.greedy.kind              = cfg->greedy;
@@ -535,6 +599,7 @@ PetscErrorCode wn_pipeline_write(wn_run *run)
   out.file_index  = run->file_index;
   out.record_line = run->record_line;
   out.scores   = run->scores;
+  out.score_name = run->method->score_name;
   out.checksum = run->checksum;
   PetscCall(wn_output_write_selection(run->comm, run->cfg->output, &out));
   PetscCall(PetscPrintf(run->comm, "outputs: %s.h5, %s.jsonl, %s.yaml\n", run->cfg->output, run->cfg->output, run->cfg->output));
@@ -637,18 +702,22 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   PetscCall(wn_report_result(&run->report, "command", "%s", wn_command_names[cfg->command]));
   if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "method", "%s", cfg->method));
   PetscCall(wn_report_result(&run->report, "ranks", "%d", size));
-  if (run->K) {
-    PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)run->K->layout.n_global));
-    PetscCall(wn_report_result(&run->report, "t", "%lld", (long long)run->K->n_cols));
-  }
+  if (run->K || run->KS) {
+    PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)(run->K ? run->K->layout.n_global : run->KS->layout.n_global)));
+    PetscCall(wn_report_result(&run->report, "t", "%lld", (long long)(run->K ? run->K->n_cols : run->KS->n_cols)));
+    if (run->KS) PetscCall(wn_report_result(&run->report, "sparse_k", "%lld", (long long)run->KS->k));
+  } else if (run->pool) PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)run->pool->layout.n_global));
   if (run->pool && run->pool->d) PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)run->pool->d));
   if (run->targets) PetscCall(wn_report_result(&run->report, "m", "%lld", (long long)run->targets->m));
   if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "metric", "%s", run->K && cfg->command == WN_CMD_SELECT ? (strcmp(run->K->columns, "user") ? wn_metric_names[run->K->params.metric] : "user") : wn_metric_names[cfg->kernel.metric]));
   if (run->sel) {
     const wn_selection *sel = run->sel;
     PetscCall(pipeline_print_picks(run, 10));
-    PetscCall(PetscPrintf(run->comm, "\nobjective %.10g after %lld picks; %lld gain evaluations (%s greedy; naive would need about %lld)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations,
-                          wn_greedy_kind_names[cfg->greedy], (long long)(sel->n * sel->n_candidates - sel->n * (sel->n - 1) / 2), run->checksum));
+    if (run->method->needs & WN_NEEDS_EMBEDDINGS)
+      PetscCall(PetscPrintf(run->comm, "\n%lld distinct picks holding probability mass %.6g\nselection checksum %s\n", (long long)sel->n, sel->n ? sel->objective[sel->n - 1] : 0.0, run->checksum));
+    else
+      PetscCall(PetscPrintf(run->comm, "\nobjective %.10g after %lld picks; %lld gain evaluations (%s greedy; naive would need about %lld)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations,
+                            wn_greedy_kind_names[cfg->greedy], (long long)(sel->n * sel->n_candidates - sel->n * (sel->n - 1) / 2), run->checksum));
     PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)run->budget));
     PetscCall(wn_report_result(&run->report, "selected", "%lld", (long long)sel->n));
     PetscCall(wn_report_result(&run->report, "warm", "%lld", (long long)sel->n_warm));

@@ -13,6 +13,7 @@
 #include <winnow/kernel.h>
 #include <winnow/greedy.h>
 #include <winnow/featurize.h>
+#include <winnow/tsds.h>
 
 typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
 PETSC_EXTERN const char *const wn_command_names[];
@@ -40,6 +41,7 @@ typedef struct {
   char   private_kernel_dataset[256];       /* -wn_private_kernel_dataset (FLCG's pool-by-private kernel) */
   char   kernel_orientation[32];            /* -wn_kernel_orientation: default when a file has no attribute */
   PetscBool kernel_keep;                    /* -wn_kernel_keep: `run` also writes the kernel file */
+  int64_t   sparse_k;                       /* -wn_kernel_sparse_k: keep the top-k entries per row (0 = dense) */
   double memory_limit;                      /* -wn_memory_limit, bytes per rank */
   char   memory_limit_text[64];
 
@@ -50,6 +52,7 @@ typedef struct {
   double         min_gain;                  /* -wn_min_gain */
   double         flmi_eta;                  /* -wn_flmi_eta */
   double         flcg_nu;                   /* -wn_flcg_nu */
+  wn_tsds_params tsds;                      /* -wn_tsds_alpha, _C, _sigma, _max_k, _kde_k, _replace, _metric; sample = budget, seed = -wn_seed */
   char           warm_start[PETSC_MAX_PATH_LEN]; /* -wn_warm_start: text file of ids */
   double         progress_interval;         /* -wn_progress, seconds */
   char           quality_label[256];        /* -wn_quality_label: label counted as "on target" in the report */
@@ -66,6 +69,7 @@ typedef struct {
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;
   PetscInt bench_repeat;
+  PetscBool bench_tsds;                     /* -wn_bench_tsds: also time the exact kNN and TSDS */
 
   /* the resolved configuration, in reading order, for the echo and the provenance file */
   int  n_entries;

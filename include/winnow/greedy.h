@@ -54,7 +54,8 @@ typedef struct {
   double  *objective;   /* n running objective values (sum of gains so far), owned */
   int64_t  evaluations; /* gain evaluations, summed over ranks */
   int64_t  n_candidates;/* N */
-  char     stop_reason[64]; /* "budget", "min_gain", "exhausted" */
+  int64_t *count;       /* n draws per pick (TSDS samples with replacement), owned; NULL: one each */
+  char     stop_reason[64]; /* "budget", "min_gain", "exhausted", "sampled" */
 } wn_selection;
 
 /* Maximise obj greedily. Collective on obj->layout->comm. The result is identical (indices, and gains

@@ -19,7 +19,8 @@ enum {
   WN_NEEDS_TARGET_KERNEL  = 1, /* main kernel K[c, t] over the target set (N x M) */
   WN_NEEDS_POOL_KERNEL    = 2, /* main kernel K[c, i] over the pool itself (N x N) */
   WN_NEEDS_QUERY_KERNEL   = 4, /* second kernel: pool x targets (FLMI's SQ) */
-  WN_NEEDS_PRIVATE_KERNEL = 8  /* second kernel: pool x existing data (FLCG's SP) */
+  WN_NEEDS_PRIVATE_KERNEL = 8, /* second kernel: pool x existing data (FLCG's SP) */
+  WN_NEEDS_EMBEDDINGS     = 16 /* no kernel: the method works on the pool's and the targets' embeddings (TSDS) */
 };
 
 typedef struct {
@@ -27,7 +28,9 @@ typedef struct {
   const void     *cfg;         /* the wn_config (borrowed; void to keep this header light) */
   wn_pool        *pool;        /* candidates (ids, labels; embedding may be NULL in `select`), borrowed */
   wn_targets     *targets;     /* may be NULL, borrowed */
-  wn_kernel      *K;           /* main kernel, borrowed */
+  wn_kernel      *K;           /* main kernel, borrowed (NULL when KS is set or the method needs no kernel) */
+  wn_sparse_kernel *KS;        /* main kernel in sparse form (-wn_kernel_sparse_k), borrowed, or NULL */
+  int64_t          N;          /* candidates */
   wn_kernel      *K_query;     /* FLMI's pool x target kernel or NULL, borrowed */
   wn_kernel      *K_private;   /* FLCG's pool x existing-data kernel or NULL, borrowed */
   wn_greedy_params greedy;     /* budget, warm start, stop rule, progress: resolved */
@@ -42,6 +45,7 @@ typedef struct {
   const char *summary;  /* one line for -help and the report */
   const char *citation; /* paper / code it implements */
   unsigned    needs;    /* WN_NEEDS_* */
+  const char *score_name; /* name of the per-candidate score (/scores/<name>, JSONL member) */
   /* Select on prob. Collective. *sel owned by the caller; *scores (n_local doubles, PetscMalloc) when
    * prob->want_scores, else left NULL. */
   PetscErrorCode (*select)(wn_problem *prob, wn_selection **sel, double **scores);
@@ -56,9 +60,10 @@ PETSC_EXTERN PetscErrorCode wn_select_fl(wn_problem *prob, wn_selection **sel, d
 PETSC_EXTERN PetscErrorCode wn_select_fl_pool(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_flmi(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_flcg(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_tsds(wn_problem *prob, wn_selection **sel, double **scores);
 
 /* Shared by the facility-location family (src/methods/facility_location.c): run the greedy engine on the
  * FL-family objective with the given caps/floors (n_cols arrays or NULL, copied), fill the optional
  * singleton-gain scores, and record the correctness checks (objective recomputed from scratch, gains
  * non-increasing, no duplicates). Collective. */
-PETSC_EXTERN PetscErrorCode wn_facility_run(wn_problem *prob, const wn_kernel *K, const float *cap, const float *floor0, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *floor0, wn_selection **sel, double **scores);

@@ -33,7 +33,8 @@ typedef struct {
   const wn_selection *sel;         /* replicated selection */
   const int64_t      *file_index;  /* per pick: row in the candidates dataset (reported as "index") */
   const int64_t      *record_line; /* per pick: 0-based line of its record in cfg->records */
-  const double       *scores;      /* n_local singleton gains or NULL */
+  const double       *scores;      /* n_local per-candidate scores or NULL */
+  const char         *score_name;  /* their name: "singleton_gain" (FL family), "probability" (TSDS) */
   const char         *checksum;    /* 16 hex digits */
 } wn_output_selection;
 

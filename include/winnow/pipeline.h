@@ -23,6 +23,7 @@ typedef struct {
   wn_targets      *targets;     /* owned, may be NULL */
   wn_targets      *private_set; /* owned, may be NULL (FLCG's existing data) */
   wn_kernel       *K, *K_query, *K_private; /* owned */
+  wn_sparse_kernel *KS;         /* owned: the main kernel when sparse (-wn_kernel_sparse_k) */
   wn_selection    *sel;         /* owned */
   double          *scores;      /* owned, n_local singleton gains or NULL */
   int64_t         *file_index;  /* owned, per pick: row in the candidates dataset (differs from sel->index after -wn_subsample) */

@@ -12,6 +12,9 @@
 #include <winnow/facility.h>
 #include <winnow/method.h>
 
+/* Columns of the main kernel, dense or sparse. */
+static int64_t delift_cols(const wn_problem *prob) { return prob->KS ? prob->KS->n_cols : prob->K->n_cols; }
+
 /**
   @brief DELIFT stage 1: facility location within the pool (N x N kernel).
 
@@ -20,8 +23,8 @@
 PetscErrorCode wn_select_fl_pool(wn_problem *prob, wn_selection **sel, double **scores)
 {
   PetscFunctionBeginUser;
-  PetscCheck(prob->K->n_cols == prob->K->layout.n_global, prob->comm, PETSC_ERR_ARG_SIZ, "fl_pool needs an N x N pool kernel, got %lld x %lld", (long long)prob->K->layout.n_global, (long long)prob->K->n_cols);
-  PetscCall(wn_facility_run(prob, prob->K, NULL, NULL, sel, scores));
+  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "fl_pool needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
+  PetscCall(wn_facility_run(prob, NULL, NULL, sel, scores));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -36,11 +39,11 @@ PetscErrorCode wn_select_flmi(wn_problem *prob, wn_selection **sel, double **sco
   float *cap = NULL;
 
   PetscFunctionBeginUser;
-  PetscCheck(prob->K->n_cols == prob->K->layout.n_global, prob->comm, PETSC_ERR_ARG_SIZ, "flmi needs an N x N pool kernel, got %lld x %lld", (long long)prob->K->layout.n_global, (long long)prob->K->n_cols);
+  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flmi needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
   PetscCheck(prob->K_query, prob->comm, PETSC_ERR_ARG_WRONG, "flmi needs the pool-by-target kernel (-wn_query_kernel_dataset)");
-  PetscCheck(prob->K_query->layout.n_global == prob->K->layout.n_global, prob->comm, PETSC_ERR_ARG_SIZ, "flmi: the query kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_query->layout.n_global, (long long)prob->K->layout.n_global);
+  PetscCheck(prob->K_query->layout.n_global == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flmi: the query kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_query->layout.n_global, (long long)prob->N);
   PetscCall(wn_facility_flmi_caps(prob->K_query, prob->param_eta, &cap));
-  PetscCall(wn_facility_run(prob, prob->K, cap, NULL, sel, scores));
+  PetscCall(wn_facility_run(prob, cap, NULL, sel, scores));
   PetscCall(PetscFree(cap));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -55,11 +58,11 @@ PetscErrorCode wn_select_flcg(wn_problem *prob, wn_selection **sel, double **sco
   float *floor0 = NULL;
 
   PetscFunctionBeginUser;
-  PetscCheck(prob->K->n_cols == prob->K->layout.n_global, prob->comm, PETSC_ERR_ARG_SIZ, "flcg needs an N x N pool kernel, got %lld x %lld", (long long)prob->K->layout.n_global, (long long)prob->K->n_cols);
+  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flcg needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
   PetscCheck(prob->K_private, prob->comm, PETSC_ERR_ARG_WRONG, "flcg needs the pool-by-existing-data kernel (-wn_private_kernel_dataset)");
-  PetscCheck(prob->K_private->layout.n_global == prob->K->layout.n_global, prob->comm, PETSC_ERR_ARG_SIZ, "flcg: the private kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_private->layout.n_global, (long long)prob->K->layout.n_global);
+  PetscCheck(prob->K_private->layout.n_global == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flcg: the private kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_private->layout.n_global, (long long)prob->N);
   PetscCall(wn_facility_flcg_floors(prob->K_private, prob->param_nu, &floor0));
-  PetscCall(wn_facility_run(prob, prob->K, NULL, floor0, sel, scores));
+  PetscCall(wn_facility_run(prob, NULL, floor0, sel, scores));
   PetscCall(PetscFree(floor0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

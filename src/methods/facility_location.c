@@ -14,24 +14,35 @@
 
 /* f(A) recomputed from scratch: column maxima over the selected rows (each rank over the rows it owns,
  * combined with MPI_MAX), then sum_t max(0, min(colmax_t, cap_t) - floor0_t) in double. Collective. */
-static PetscErrorCode facility_value(const wn_kernel *K, const float *cap, const float *floor0, const wn_selection *sel, double *value)
+static PetscErrorCode facility_value(const wn_kernel *K, const wn_sparse_kernel *KS, const float *cap, const float *floor0, const wn_selection *sel, double *value)
 {
-  float  *colmax;
-  int64_t T = K->n_cols, r0 = K->layout.row_start, nl = K->layout.n_local;
-  double  f = 0;
+  const wn_layout *L = K ? &K->layout : &KS->layout;
+  float           *colmax;
+  int64_t          T = K ? K->n_cols : KS->n_cols, r0 = L->row_start, nl = L->n_local;
+  double           f = 0;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(T > 0 ? T : 1, &colmax));
-  for (int64_t t = 0; t < T; t++) colmax[t] = -FLT_MAX;
+  /* entries absent from a sparse row are 0 (their terms vanish since floors are >= 0) */
+  for (int64_t t = 0; t < T; t++) colmax[t] = K ? -FLT_MAX : 0.0f;
   for (int64_t s = 0; s < sel->n; s++) {
     int64_t g = sel->index[s];
     if (g < r0 || g >= r0 + nl) continue;
-    const float *row = K->values + (size_t)(g - r0) * (size_t)T;
-    for (int64_t t = 0; t < T; t++) colmax[t] = row[t] > colmax[t] ? row[t] : colmax[t];
+    if (K) {
+      const float *row = K->values + (size_t)(g - r0) * (size_t)T;
+      for (int64_t t = 0; t < T; t++) colmax[t] = row[t] > colmax[t] ? row[t] : colmax[t];
+    } else {
+      PetscInt           ncols;
+      const PetscInt    *cols;
+      const PetscScalar *vals;
+      PetscCall(MatGetRow(KS->A, (PetscInt)g, &ncols, &cols, &vals));
+      for (PetscInt e = 0; e < ncols; e++) colmax[cols[e]] = (float)vals[e] > colmax[cols[e]] ? (float)vals[e] : colmax[cols[e]];
+      PetscCall(MatRestoreRow(KS->A, (PetscInt)g, &ncols, &cols, &vals));
+    }
   }
   for (int64_t t0 = 0; t0 < T; t0 += (1 << 26)) {
     int cnt = (int)((T - t0) < (1 << 26) ? (T - t0) : (1 << 26));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, colmax + t0, cnt, MPI_FLOAT, MPI_MAX, K->layout.comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, colmax + t0, cnt, MPI_FLOAT, MPI_MAX, L->comm));
   }
   for (int64_t t = 0; t < T; t++) {
     float c = colmax[t], lo = floor0 ? floor0[t] : 0.0f;
@@ -48,25 +59,29 @@ static PetscErrorCode facility_value(const wn_kernel *K, const float *cap, const
 
   Collective on prob->comm.
 
-  @param[in]  prob    the problem (greedy parameters, report, want_scores), borrowed
-  @param[in]  K       candidate-major kernel whose columns the objective covers, borrowed
+  @param[in]  prob    the problem (greedy parameters, report, want_scores; the main kernel prob->K, or prob->KS
+                      when sparse, whose columns the objective covers), borrowed
   @param[in]  cap     n_cols caps (FLMI) or NULL, copied
   @param[in]  floor0  n_cols initial floors (FLCG) or NULL, copied
   @param[out] sel     the selection (owned by the caller)
   @param[out] scores  n_local singleton gains when prob->want_scores, else NULL (owned by the caller)
 **/
-PetscErrorCode wn_facility_run(wn_problem *prob, const wn_kernel *K, const float *cap, const float *floor0, wn_selection **sel, double **scores)
+PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *floor0, wn_selection **sel, double **scores)
 {
+  const wn_kernel        *K  = prob->KS ? NULL : prob->K;
+  const wn_sparse_kernel *KS = prob->KS;
+  int64_t                 nl = K ? K->layout.n_local : KS->layout.n_local;
   wn_objective *obj = NULL;
   double        value, tol = 1e-5, rel;
   PetscBool     monotone = PETSC_TRUE, unique = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   *scores = NULL;
-  PetscCall(wn_facility_create(K, cap, floor0, &obj));
+  if (K) PetscCall(wn_facility_create(K, cap, floor0, &obj));
+  else PetscCall(wn_facility_create_sparse(KS, cap, floor0, &obj));
   if (prob->want_scores) {
-    PetscCall(PetscMalloc1(K->layout.n_local > 0 ? K->layout.n_local : 1, scores));
-    for (int64_t i = 0; i < K->layout.n_local; i++) PetscCall(obj->gain(obj->ctx, i, &(*scores)[i]));
+    PetscCall(PetscMalloc1(nl > 0 ? nl : 1, scores));
+    for (int64_t i = 0; i < nl; i++) PetscCall(obj->gain(obj->ctx, i, &(*scores)[i]));
   }
   PetscCall(wn_greedy_maximize(obj, &prob->greedy, sel));
   PetscCall(wn_objective_destroy(&obj));
@@ -83,7 +98,7 @@ PetscErrorCode wn_facility_run(wn_problem *prob, const wn_kernel *K, const float
       if (sorted[s] == sorted[s - 1]) unique = PETSC_FALSE;
     PetscCall(PetscFree(sorted));
   }
-  PetscCall(facility_value(K, cap, floor0, *sel, &value));
+  PetscCall(facility_value(K, KS, cap, floor0, *sel, &value));
   {
     double greedy_value = (*sel)->n ? (*sel)->objective[(*sel)->n - 1] : 0.0;
     rel                 = fabs(greedy_value - value) / fmax(fabs(value), 1e-300);
@@ -103,6 +118,6 @@ PetscErrorCode wn_facility_run(wn_problem *prob, const wn_kernel *K, const float
 PetscErrorCode wn_select_fl(wn_problem *prob, wn_selection **sel, double **scores)
 {
   PetscFunctionBeginUser;
-  PetscCall(wn_facility_run(prob, prob->K, NULL, NULL, sel, scores));
+  PetscCall(wn_facility_run(prob, NULL, NULL, sel, scores));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

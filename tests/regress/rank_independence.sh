@@ -17,7 +17,7 @@ picks() { sed -n 's/.*"index": \([0-9]*\),.*"gain": \([^,]*\),.*/\1 \2/p' "$1"; 
 methods="fl fl_pool flmi flcg"
 count=0
 for m in $methods; do count=$((count + 2)); done
-count=$((count + 5))
+count=$((count + 9))
 echo "1..$count"
 i=0
 common="-wn_progress 0 -wn_private_dataset /targets/embedding"
@@ -97,3 +97,51 @@ for np in $nps; do
 done
 [ "$(grep -c . "$dir/subsample-1.picks" 2>/dev/null)" = 9 ] || ok=0
 tap $ok $i "-wn_subsample 61 of 203: same rows and same picks on ranks $nps"
+
+# TSDS: the same probabilities (bitwise) and the same draws on every rank count
+i=$((i + 1)); ok=1; ref=""
+for np in $nps; do
+  o="$dir/tsds-$np"
+  wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method tsds -wn_budget 30 -wn_tsds_C 1 -wn_tsds_sigma 0.5 -wn_seed 5 -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+  sed -n 's/.*"index": \([0-9]*\),.*"gain": \([^,]*\),.*"count": \([0-9]*\).*/\1 \2 \3/p' "$o.jsonl" > "$o.picks"
+  h5dump -d /scores/probability -y -w 0 -m %.17g "$o.h5" 2>/dev/null | sed -n '/DATA {/,/}/p' > "$o.p"
+  [ "$(wn_result_field "$o.log" checks)" = PASSED ] || ok=0
+  if [ -z "$ref" ]; then ref="$o"; elif ! cmp -s "$ref.picks" "$o.picks" || ! cmp -s "$ref.p" "$o.p"; then ok=0; echo "# tsds on $np ranks differs"; fi
+done
+[ -s "$dir/tsds-1.picks" ] && [ "$(awk '{ s += $3 } END { print s }' "$dir/tsds-1.picks")" = 30 ] || ok=0
+tap $ok $i "tsds: same p (bitwise) and same 30 draws on ranks $nps, sum of p checked"
+
+# sparse kernels: with k = N the selection is the dense one, bit for bit
+i=$((i + 1)); ok=1
+for np in 1 3; do
+  o="$dir/sparseN-$np"
+  wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method fl_pool -wn_kernel_sparse_k 203 -wn_budget 25 -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+  picks "$o.jsonl" > "$o.picks"
+  cmp -s "$o.picks" "$dir/fl_pool-lazy-1.picks" || { ok=0; echo "# sparse k = N on $np ranks differs from dense"; }
+done
+tap $ok $i "fl_pool on a sparse kernel with k = N equals the dense selection (1 and 3 ranks)"
+
+# sparse kernels with k < N: the same selection on every rank count, for FL, FLMI and FLCG
+i=$((i + 1)); ok=1
+for m in fl_pool flmi flcg; do
+  ref=""
+  for np in $nps; do
+    o="$dir/sparse10-$m-$np"
+    wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method $m -wn_kernel_sparse_k 10 -wn_budget 25 -wn_output "$o" $common > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+    picks "$o.jsonl" > "$o.picks"
+    [ "$(wn_result_field "$o.log" checks)" = PASSED ] || ok=0
+    if [ -z "$ref" ]; then ref="$o.picks"; elif ! cmp -s "$ref" "$o.picks"; then ok=0; echo "# sparse $m on $np ranks differs"; fi
+  done
+done
+tap $ok $i "sparse top-10 kernels: fl_pool, flmi, flcg identical on ranks $nps, checks PASSED"
+
+# a sparse kernel file written on 3 ranks, read by select on 2 and 4
+i=$((i + 1)); ok=1
+wn_mpirun 3 "$W" kernel -wn_candidates "$dir/data.h5" -wn_method flmi -wn_kernel_sparse_k 10 -wn_kernel_file "$dir/KS.h5" -wn_progress 0 > "$dir/KS.log" 2>&1 || { ok=0; sed 's/^/# /' "$dir/KS.log"; }
+for np in 2 4; do
+  o="$dir/sparsesel-$np"
+  wn_mpirun "$np" "$W" select -wn_candidates "$dir/data.h5" -wn_kernel_file "$dir/KS.h5" -wn_method flmi -wn_budget 25 -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+  picks "$o.jsonl" > "$o.picks"
+  cmp -s "$o.picks" "$dir/sparse10-flmi-1.picks" || { ok=0; echo "# select from the sparse kernel file on $np ranks differs from run"; }
+done
+tap $ok $i "sparse kernel file (CSR) written on 3 ranks: select on 2 and 4 ranks equals run"
