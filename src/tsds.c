@@ -14,6 +14,13 @@
  * masses in query order (then neighbour order), which is the reference's order. So p has the same bits on
  * any rank count, and so do the samples (an exact fixed-point CDF and a counter-based generator).
  *
+ * Cost: the kNN of the targets is O(M N d); the densities are a kNN of U within U, O(|U|^2 d) in sgemm, and
+ * |U| approaches N when M K >> N (the reference's defaults on 100,000 candidates: |U| = N, so about 40 s of
+ * sgemm on two cores here, where the reference's approximate IVF search scans a few percent). Only neighbours
+ * closer than sigma count, so each point's density list is searched with k = 32 first and grown only for the
+ * points whose list is still within sigma at its end (the density is the same as from kde_K neighbours): this
+ * saves the top-k selection of a large kde_K, not the distance computations. The water-filling is O(M K log M).
+ *
  * Test hooks (no header; tests/unit/test_tsds.c declares them with extern): wn_tsds_waterfill_ (steps 3-4 on
  * M x K arrays), wn_tsds_density_ (step 2 from neighbour distances) and wn_tsds_block_bytes_ (the memory
  * bound of one kNN call, so tests can force many small query blocks).
@@ -30,9 +37,10 @@
 PetscErrorCode wn_tsds_waterfill_(int64_t M, int64_t K, const double *dist, const double *rho, double alpha, double C, double *level, int64_t *last_k, double *mass, PetscBool *stopped);
 PetscErrorCode wn_tsds_density_(int64_t n, int64_t k, const double *dist, double sigma, double *rho, int64_t *n_near_dup);
 
-/* Bytes one wn_knn_search call may hold for its query block and result (k (distance, index) pairs and the d
- * floats of each query): the queries are processed in blocks of max(1, bytes / (16 k + 4 d)). A test hook. */
-size_t wn_tsds_block_bytes_ = (size_t)32 << 20;
+/* Bytes one wn_knn_search call may return and take as queries (k (distance, row) pairs and the d floats of each
+ * query): the queries go in blocks of max(1, bytes / (16 k + 4 d)); knn.c bounds its own buffers. With the
+ * default, the reference's M = 2000 targets and K = 5000 are one call. A test hook (tests force tiny blocks). */
+size_t wn_tsds_block_bytes_ = (size_t)256 << 20;
 
 /* ---- step 3: the water-filling --------------------------------------------------------------------------- */
 
@@ -247,7 +255,9 @@ PetscErrorCode wn_tsds_density_(int64_t n, int64_t k, const double *dist, double
 
 /* ---- the distributed glue ---------------------------------------------------------------------------------- */
 
-/* Queries per wn_knn_search call for k neighbours in dimension d (the memory bound wn_tsds_block_bytes_). */
+/* Queries per wn_knn_search call for k neighbours in dimension d (the memory bound wn_tsds_block_bytes_). The
+ * blocks depend only on global quantities, so the distances (whose last bits may depend on the call's shape)
+ * are the same on any rank count. */
 static int64_t tsds_block_queries(int64_t k, int64_t d)
 {
   int64_t per = 16 * k + 4 * d, b = (int64_t)(wn_tsds_block_bytes_ / (size_t)(per > 0 ? per : 1));
@@ -255,21 +265,35 @@ static int64_t tsds_block_queries(int64_t k, int64_t d)
   return b > 0 ? b : 1;
 }
 
-/* The k nearest of M queries by blocks of queries, copied into index / dist (M x k each, caller's arrays).
+/* The k nearest of M queries, by blocks of queries: new M x k arrays index and dist (the caller frees them with
+ * PetscFree). When one block holds every query the result's own arrays are adopted (no copy).
  * Collective on L->comm. */
-static PetscErrorCode tsds_knn_blocks(const wn_layout *L, int64_t d, const float *X_local, const int64_t *subset, int64_t n_subset, int64_t M, const float *Q, int64_t k, wn_knn_metric metric, int64_t *index, double *dist)
+static PetscErrorCode tsds_knn_blocks(const wn_layout *L, int64_t d, const float *X_local, const int64_t *subset, int64_t n_subset, int64_t M, const float *Q, int64_t k, wn_knn_metric metric, int64_t **index, double **dist)
 {
   int64_t block = tsds_block_queries(k, d);
 
   PetscFunctionBeginUser;
+  *index = NULL;
+  *dist  = NULL;
   for (int64_t b0 = 0; b0 < M; b0 += block) {
     int64_t        nb = M - b0 < block ? M - b0 : block;
     wn_knn_result *r  = NULL;
 
     PetscCall(wn_knn_search(L, d, X_local, subset, n_subset, nb, Q + b0 * d, k, metric, &r));
     PetscCheck(r->m == nb && r->k == k, PETSC_COMM_SELF, PETSC_ERR_PLIB, "kNN returned %lld x %lld neighbours, expected %lld x %lld", (long long)r->m, (long long)r->k, (long long)nb, (long long)k);
-    PetscCall(PetscArraycpy(index + b0 * k, r->index, nb * k));
-    PetscCall(PetscArraycpy(dist + b0 * k, r->dist, nb * k));
+    if (nb == M) {
+      *index   = r->index;
+      *dist    = r->dist;
+      r->index = NULL;
+      r->dist  = NULL;
+    } else {
+      if (!*index) {
+        PetscCall(PetscMalloc1(M * k, index));
+        PetscCall(PetscMalloc1(M * k, dist));
+      }
+      PetscCall(PetscArraycpy(*index + b0 * k, r->index, nb * k));
+      PetscCall(PetscArraycpy(*dist + b0 * k, r->dist, nb * k));
+    }
     PetscCall(wn_knn_result_destroy(&r));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -289,14 +313,62 @@ static int64_t tsds_lower_bound(const int64_t *a, int64_t n, int64_t v)
   return lo;
 }
 
+/* Neighbours searched first for a density; more (x 8, up to kde_K) only for the points that need them. */
+#define TSDS_KDE_FIRST_K 32
+
+/* Densities of nb points of U (queries Qb, nb x d, replicated; their global rows U_block) from their k nearest
+ * within U, accumulating the near-duplicate count into *near. Only neighbours closer than sigma count, so each
+ * point's list is searched with a small k first and grown (x 8, up to k) only while its last neighbour is still
+ * closer than sigma: a list whose last entry has kernel <= 0 holds every neighbour that counts (the rest are at
+ * least as far), so the density equals the one from the full list of k. This saves the top-k selection cost of
+ * a large kde_K when few points are within sigma (the search still computes every distance). Qb is reordered.
+ * Collective on L->comm. */
+static PetscErrorCode tsds_density_block(const wn_layout *L, int64_t d, const float *X_local, const int64_t *subset, int64_t n_subset, int64_t nb, float *Qb, const int64_t *U_block, int64_t k, double sigma, wn_knn_metric metric, int64_t *pending, double *rho, int64_t *near)
+{
+  int64_t n_pending = nb, k_cur = k < TSDS_KDE_FIRST_K ? k : TSDS_KDE_FIRST_K;
+  double  sigma2    = sigma * sigma;
+
+  PetscFunctionBeginUser;
+  for (int64_t q = 0; q < nb; q++) pending[q] = q;
+  while (n_pending > 0) {
+    wn_knn_result *r      = NULL;
+    int64_t        n_next = 0;
+
+    PetscCall(wn_knn_search(L, d, X_local, subset, n_subset, n_pending, Qb, k_cur, metric, &r));
+    PetscCheck(r->m == n_pending && r->k == k_cur, PETSC_COMM_SELF, PETSC_ERR_PLIB, "kNN returned %lld x %lld neighbours, expected %lld x %lld", (long long)r->m, (long long)r->k, (long long)n_pending, (long long)k_cur);
+    for (int64_t i = 0; i < n_pending; i++) {
+      int64_t q = pending[i];
+      double *row = r->dist + i * k_cur, last = row[k_cur - 1];
+
+      /* the point itself at distance 0, as the reference's exact self-distance (rounding in ||q||^2 + ||x||^2
+         - 2 q.x would otherwise leave it slightly positive) */
+      for (int64_t t = 0; t < k_cur; t++)
+        if (r->index[i * k_cur + t] == U_block[q]) row[t] = 0.0;
+      if (k_cur == k || 1.0 - last * last / sigma2 <= 0.0) {
+        int64_t n_near = 0;
+
+        PetscCall(wn_tsds_density_(1, k_cur, row, sigma, rho + q, &n_near));
+        *near += n_near;
+      } else {
+        /* compact in place: n_next <= i */
+        if (n_next != i) PetscCall(PetscArraycpy(Qb + n_next * d, Qb + i * d, d));
+        pending[n_next++] = q;
+      }
+    }
+    PetscCall(wn_knn_result_destroy(&r));
+    n_pending = n_next;
+    k_cur     = k_cur * 8 < k ? k_cur * 8 : k;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Densities rho_U of the n_U candidates U (ascending global rows, replicated): each one's kde_K nearest within U
  * (wn_knn_search on the subset of this rank's rows in U, with the embeddings of U gathered from their owners by
- * blocks of queries), the point itself counted at distance 0. Collective on L->comm. */
+ * blocks of queries; tsds_density_block), the point itself counted at distance 0. Collective on L->comm. */
 static PetscErrorCode tsds_density_union(const wn_layout *L, int64_t d, const float *X_local, const int64_t *U, int64_t n_U, int64_t kde_K, double sigma, wn_knn_metric metric, double *rho_U, int64_t *n_near_dup)
 {
   int64_t      k = kde_K < n_U ? kde_K : n_U, block = tsds_block_queries(k, d), own_lo, own_hi, near = 0;
-  int64_t     *subset = NULL, *rank_lo = NULL, *rank_hi = NULL, *index = NULL;
-  double      *dist = NULL;
+  int64_t     *subset = NULL, *rank_lo = NULL, *rank_hi = NULL, *pending = NULL;
   float       *Qb = NULL, *send = NULL;
   PetscMPIInt *counts = NULL, *displs = NULL, size = L->size;
 
@@ -321,8 +393,7 @@ static PetscErrorCode tsds_density_union(const wn_layout *L, int64_t d, const fl
   PetscCall(PetscMalloc2(size, &counts, size, &displs));
   PetscCall(PetscMalloc1(block * d, &Qb));
   PetscCall(PetscMalloc1(block * d + 1, &send));
-  PetscCall(PetscMalloc1(block * k, &index));
-  PetscCall(PetscMalloc1(block * k, &dist));
+  PetscCall(PetscMalloc1(block, &pending));
   for (int64_t b0 = 0; b0 < n_U; b0 += block) {
     int64_t b1 = b0 + block < n_U ? b0 + block : n_U, nb = b1 - b0, lo, hi, off = 0, sent = 0;
 
@@ -338,22 +409,10 @@ static PetscErrorCode tsds_density_union(const wn_layout *L, int64_t d, const fl
     hi = own_hi < b1 ? own_hi : b1;
     for (int64_t p = lo; p < hi; p++, sent++) PetscCall(PetscArraycpy(send + sent * d, X_local + (U[p] - L->row_start) * d, d));
     PetscCallMPI(MPI_Allgatherv(send, counts[L->rank], MPI_FLOAT, Qb, counts, displs, MPI_FLOAT, L->comm));
-    PetscCall(tsds_knn_blocks(L, d, X_local, subset, own_hi - own_lo, nb, Qb, k, metric, index, dist));
-    /* the point itself at distance 0, as the reference's exact self-distance (rounding in ||q||^2 + ||x||^2 - 2 q.x
-       would otherwise leave it slightly positive) */
-    for (int64_t q = 0; q < nb; q++)
-      for (int64_t t = 0; t < k; t++)
-        if (index[q * k + t] == U[b0 + q]) dist[q * k + t] = 0.0;
-    {
-      int64_t block_near = 0;
-
-      PetscCall(wn_tsds_density_(nb, k, dist, sigma, rho_U + b0, &block_near));
-      near += block_near;
-    }
+    PetscCall(tsds_density_block(L, d, X_local, subset, own_hi - own_lo, nb, Qb, U + b0, k, sigma, metric, pending, rho_U + b0, &near));
   }
   *n_near_dup = near;
-  PetscCall(PetscFree(dist));
-  PetscCall(PetscFree(index));
+  PetscCall(PetscFree(pending));
   PetscCall(PetscFree(send));
   PetscCall(PetscFree(Qb));
   PetscCall(PetscFree2(counts, displs));
@@ -403,7 +462,7 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
 {
   MPI_Comm        comm;
   int64_t         N, cap, K, kde_K, n_U = 0, *index = NULL, *U = NULL, *position = NULL, n_support = 0;
-  double         *dist = NULL, *rho_U = NULL, *rho = NULL, *mass = NULL, sum = 0.0, sum_all = 0.0, tolerance;
+  double         *dist = NULL, *rho_U = NULL, *rho = NULL, *mass = NULL, sum = 0.0, sum_all = 0.0, tolerance, t0, t1, t2, t3;
   wn_tsds_result *r = NULL;
 
   PetscFunctionBeginUser;
@@ -427,9 +486,8 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
   r->kde_K = kde_K;
 
   /* step 1: the K nearest candidates of every target, replicated */
-  PetscCall(PetscMalloc1(M * K, &index));
-  PetscCall(PetscMalloc1(M * K, &dist));
-  PetscCall(tsds_knn_blocks(L, d, X_local, NULL, 0, M, Q, K, params->metric, index, dist));
+  t0 = MPI_Wtime();
+  PetscCall(tsds_knn_blocks(L, d, X_local, NULL, 0, M, Q, K, params->metric, &index, &dist));
 
   /* U: the union of the lists, ascending, and each member's position in it (position[g] = -1 outside U) */
   PetscCall(PetscMalloc1(N, &position));
@@ -449,6 +507,7 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
     }
 
   /* step 2: densities over U, replicated */
+  t1 = MPI_Wtime();
   PetscCall(PetscMalloc1(n_U, &rho_U));
   if (params->sigma > 0.0) PetscCall(tsds_density_union(L, d, X_local, U, n_U, kde_K, params->sigma, params->metric, rho_U, &r->n_near_dup));
   else {
@@ -460,12 +519,15 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
                rho_U[u], params->sigma, (long long)kde_K);
 
   /* steps 3-4: the water-filling, replicated */
+  t2 = MPI_Wtime();
   PetscCall(PetscMalloc1(M * K, &rho));
   for (int64_t i = 0; i < M * K; i++) rho[i] = rho_U[position[index[i]]];
   PetscCall(PetscMalloc1(M, &r->last_k));
   mass = rho; /* in place: the densities are not needed afterwards (saves M x K doubles) */
   PetscCall(wn_tsds_waterfill_(M, K, dist, rho, params->alpha, params->C, &r->level, r->last_k, mass, &r->stopped_early));
 
+  t3 = MPI_Wtime();
+  PetscCall(PetscInfo(NULL, "TSDS: N = %lld, M = %lld, K = %lld, kde_K = %lld, |U| = %lld; kNN %.3f s, density %.3f s, water-filling %.3f s\n", (long long)N, (long long)M, (long long)K, (long long)kde_K, (long long)n_U, t1 - t0, t2 - t1, t3 - t2));
   /* p and rho of this rank's candidates; p adds the masses in query order, then neighbour order */
   PetscCall(PetscCalloc1(L->n_local, &r->p_local));
   PetscCall(PetscCalloc1(L->n_local, &r->rho_local));

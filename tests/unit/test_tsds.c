@@ -515,6 +515,7 @@ START_TEST(rank_independence)
   wn_layout     L, Ls;
   const double  alphas[] = {0.0, 0.5, 1.0}, sigmas[] = {0.0, 0.75};
   size_t        saved_block = wn_tsds_block_bytes_;
+  double        p_default[103];
   int           ok = 1;
 
   random_data(N, d, M, 7, X, Q);
@@ -533,12 +534,18 @@ START_TEST(rank_independence)
         par.max_K = 8; /* N / 10 = 10 */
         par.kde_K = 6;
         par.C     = 0.5;
-        /* tiny blocks: one query per kNN call, on the distributed run only */
+        /* tiny blocks: one query per kNN call (the distances' last bits may depend on the call's shape, so the
+           bitwise comparison is between runs with the same blocks, and tiny blocks are compared to the default
+           ones to a tolerance) */
         wn_tsds_block_bytes_ = small_blocks ? 1 : saved_block;
         OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &r));
-        wn_tsds_block_bytes_ = saved_block;
         OK_ALL(wn_tsds_probabilities(&Ls, d, X, M, Q, &par, &rs));
+        wn_tsds_block_bytes_ = saved_block;
         gather_global(&L, r->p_local, p);
+        if (!small_blocks) memcpy(p_default, p, sizeof(p));
+        else
+          for (int64_t g = 0; g < N; g++)
+            if (fabs(p[g] - p_default[g]) > 1e-9) ok = 0;
         gather_global(&L, r->rho_local, rho);
         if (memcmp(p, rs->p_local, sizeof(p)) || memcmp(rho, rs->rho_local, sizeof(rho))) ok = 0;
         if (memcmp(r->last_k, rs->last_k, sizeof(int64_t) * M) || r->level != rs->level) ok = 0;
@@ -597,6 +604,91 @@ START_TEST(rank_independence)
       }
   free(X);
   free(Q);
+}
+END_TEST
+
+typedef struct {
+  double  d;
+  int64_t row;
+} brute_pair;
+
+static int brute_cmp(const void *x, const void *y)
+{
+  const brute_pair *a = x, *b = y;
+
+  if (a->d != b->d) return a->d < b->d ? -1 : 1;
+  return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* The densities against brute force: integer points on a grid (exact distances, exact copies), sigma = 4.5
+ * (no squared distance equals sigma^2 = 20.25), kde_K = 120 = N / 10. Points have from none to more than kde_K neighbours
+ * within sigma in U, so the search grows its k (32, then 120) for some of them and the list is cut at kde_K for
+ * others. U is the set of rows with rho > 0 (rho >= 1 on U, 0 elsewhere). */
+START_TEST(density_brute_force)
+{
+  MPI_Comm        comm = PETSC_COMM_WORLD;
+  const int64_t   N = 1200, d = 3, M = 20, kde_K = 120;
+  const double    sigma = 4.5;
+  float          *X = malloc(sizeof(float) * N * d), *Q = malloc(sizeof(float) * M * d);
+  double         *rho = malloc(sizeof(double) * N), *p = malloc(sizeof(double) * N);
+  int64_t        *U = malloc(sizeof(int64_t) * N), n_U = 0, near = 0, grown = 0, cut = 0;
+  brute_pair     *pairs = malloc(sizeof(brute_pair) * N);
+  wn_layout       L, Ls;
+  wn_tsds_params  par = test_params();
+  wn_tsds_result *r = NULL, *rs = NULL;
+  int             ok = 1;
+
+  /* two rows in three in a dense 12^3 cube, every third in a sparse 48^3 one */
+  for (int64_t i = 0; i < N * d; i++) X[i] = (float)floor((i / d % 3 ? 12 : 48) * wn_uniform01(3, (uint64_t)i));
+  for (int64_t i = 0; i < M * d; i++) Q[i] = (float)floor((i / d % 3 ? 12 : 48) * wn_uniform01(4, (uint64_t)i));
+  WN_CK_OK(wn_layout_init(comm, N, &L));
+  WN_CK_OK(wn_layout_init(PETSC_COMM_SELF, N, &Ls));
+  par.sigma = sigma;
+  par.max_K = 100;
+  par.kde_K = kde_K;
+  OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &r));
+  OK_ALL(wn_tsds_probabilities(&Ls, d, X, M, Q, &par, &rs));
+  gather_global(&L, r->rho_local, rho);
+  gather_global(&L, r->p_local, p);
+  if (memcmp(rho, rs->rho_local, sizeof(double) * N) || memcmp(p, rs->p_local, sizeof(double) * N) || r->n_near_dup != rs->n_near_dup) ok = 0;
+  for (int64_t g = 0; g < N; g++)
+    if (rho[g] > 0) U[n_U++] = g;
+  for (int64_t a = 0; a < n_U; a++) {
+    double  want = 0;
+    int64_t positive = 0, within = 0;
+
+    for (int64_t b = 0; b < n_U; b++) {
+      double dd = 0;
+
+      for (int64_t c = 0; c < d; c++) dd += ((double)X[U[a] * d + c] - X[U[b] * d + c]) * ((double)X[U[a] * d + c] - X[U[b] * d + c]);
+      pairs[b].d   = sqrt(dd);
+      pairs[b].row = U[b];
+      within += pairs[b].d < sigma ? 1 : 0;
+    }
+    qsort(pairs, (size_t)n_U, sizeof(*pairs), brute_cmp);
+    for (int64_t t = 0; t < kde_K && t < n_U; t++) {
+      double kernel = 1.0 - pairs[t].d * pairs[t].d / (sigma * sigma);
+
+      if (kernel > 0) {
+        want += kernel;
+        positive++;
+      }
+    }
+    near += positive - 1;
+    grown += within > 32 ? 1 : 0;
+    cut += within > kde_K ? 1 : 0;
+    if (!CLOSE(rho[U[a]], want)) ok = 0;
+  }
+  WN_CK_ASSERT_ALL(comm, ok && r->n_near_dup == near);
+  WN_CK_ASSERT_ALL(comm, grown > 0 && grown < n_U && cut > 0); /* the data exercise every path */
+  WN_CK_OK(wn_tsds_result_destroy(&r));
+  WN_CK_OK(wn_tsds_result_destroy(&rs));
+  free(X);
+  free(Q);
+  free(rho);
+  free(p);
+  free(U);
+  free(pairs);
 }
 END_TEST
 
@@ -734,6 +826,7 @@ static Suite *make_suite(void)
   tcase_add_test(dist, probabilities_hand_sigma);
   tcase_add_test(dist, probabilities_near_duplicates);
   tcase_add_test(dist, rank_independence);
+  tcase_add_test(dist, density_brute_force);
   tcase_add_test(dist, sampling);
   tcase_add_test(dist, errors);
   suite_add_tcase(s, pure);
