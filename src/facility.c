@@ -4,8 +4,9 @@
  * Owns: the replicated state (cap_t and floor_t over the kernel's columns), the gain
  *   gain(c) = sum_t max(0, min(K[c, t], cap_t) - floor_t),
  * the payload (the picked kernel row) and the update floor_t = max(floor_t, min(K[c*, t], cap_t)), plus the
- * FLMI cap and FLCG floor constructions. Leaves the loop, the reduction and the broadcast to greedy.c and
- * the kernel itself to kernel.c.
+ * FLMI cap and FLCG floor constructions, and the same objective on a sparse top-k kernel
+ * (wn_facility_create_sparse). Leaves the loop, the reduction and the broadcast to greedy.c and the kernels
+ * themselves to kernel.c and kernel_sparse.c.
  *
  * Summation order (fixed, so a candidate's gain has the same bits on any rank count and in gain() and
  * gain_all()): term t is computed in float and added, in double, to accumulator t mod 8, in increasing t;
@@ -15,6 +16,15 @@
  * Monotonicity: each float term is non-increasing in floor_t and rounding is monotone, so a gain
  * recomputed after any update is <= the stale one, bit for bit: stale gains are upper bounds and lazy
  * greedy is exact.
+ *
+ * Sparse kernels (top-k entries per row, a MATMPIAIJ). The sum runs over the row's entries (t, v), in
+ * ascending t, each term max(0, min(v, cap_t) - floor_t) in float added to accumulator t mod 8, and the
+ * accumulators combined as above: every accumulator sees the same additions in the same order as in the dense
+ * loop, minus the absent columns. An absent column is a 0 of the dense kernel, whose term is max(0, -floor_t)
+ * = +0 for floor_t >= 0 (FL, FLMI and FLCG floors), and adding +0 changes no accumulator; so the sparse gain is
+ * bit for bit the dense gain of the kernel with the dropped entries set to 0, and with k = T it is the dense
+ * gain of the same K. The update likewise touches only the picked row's entries (an absent 0 never raises a
+ * floor >= 0). The payload is the picked row: an int32 count, then count (int32 column, float value) pairs.
  */
 #include <float.h>
 #include <limits.h>
@@ -27,11 +37,18 @@
 #endif
 
 typedef struct {
-  const wn_kernel *K;     /* borrowed; must outlive the objective */
-  int64_t          T;     /* columns */
-  float           *cap;   /* T caps, owned; NULL means no cap (+inf), the fast path */
-  float           *floor; /* T floors (the memo), owned, replicated on every rank */
+  const wn_kernel        *K;     /* dense kernel, borrowed (NULL for a sparse one); must outlive the objective */
+  const wn_sparse_kernel *S;     /* sparse kernel, borrowed (NULL for a dense one); must outlive the objective */
+  int64_t                 T;     /* columns */
+  float                  *cap;   /* T caps, owned; NULL means no cap (+inf), the fast path */
+  float                  *floor; /* T floors (the memo), owned, replicated on every rank */
 } facility_ctx;
+
+/* One entry of the sparse payload: the picked row's column and value. */
+typedef struct {
+  int32_t col;
+  float   val;
+} facility_entry;
 
 /* The fixed combination of the eight accumulators (see the banner). Not collective. */
 static inline double facility_combine(const double acc[8])
@@ -214,6 +231,36 @@ static PetscErrorCode facility_destroy(void *vctx)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Check and copy the caps and floors into a new context (shared by the dense and the sparse objective), and
+ * name the objective: "FL", "FLMI" (caps only), "FLCG" (floors only) or "facility" (both). Not collective. */
+static PetscErrorCode facility_ctx_create(int64_t T, const float *cap, const float *floor0, facility_ctx **out, const char **name)
+{
+  facility_ctx *ctx;
+  PetscBool     all_inf = PETSC_TRUE;
+
+  PetscFunctionBeginUser;
+  PetscCheck(T >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "kernel has %lld columns; expected >= 0", (long long)T);
+  if (cap)
+    for (int64_t t = 0; t < T; t++) {
+      PetscCheck(!isnan(cap[t]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "facility cap of column %lld is NaN", (long long)t);
+      if (cap[t] != INFINITY) all_inf = PETSC_FALSE;
+    }
+  if (floor0)
+    for (int64_t t = 0; t < T; t++) PetscCheck(!isnan(floor0[t]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "facility floor of column %lld is NaN", (long long)t);
+
+  PetscCall(PetscNew(&ctx));
+  ctx->T = T;
+  if (cap && !all_inf) {
+    PetscCall(PetscMalloc1((size_t)T + 1, &ctx->cap));
+    memcpy(ctx->cap, cap, (size_t)T * sizeof(float));
+  }
+  PetscCall(PetscCalloc1((size_t)T + 1, &ctx->floor));
+  if (floor0) memcpy(ctx->floor, floor0, (size_t)T * sizeof(float));
+  *name = cap ? (floor0 ? "facility" : "FLMI") : (floor0 ? "FLCG" : "FL");
+  *out  = ctx;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief Create the facility-location objective on a candidate-major kernel.
 
@@ -232,44 +279,224 @@ PetscErrorCode wn_facility_create(const wn_kernel *K, const float *cap, const fl
 {
   facility_ctx *ctx;
   wn_objective *o;
-  int64_t       T;
-  PetscBool     all_inf = PETSC_TRUE;
+  const char   *name;
 
   PetscFunctionBeginUser;
   PetscCheck(obj != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output argument obj is NULL");
   PetscCheck(K != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "facility objective needs a kernel");
-  T = K->n_cols;
-  PetscCheck(T >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "kernel has %lld columns; expected >= 0", (long long)T);
-  PetscCheck(K->layout.n_local == 0 || T == 0 || K->values != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel has %lld local rows but no values",
+  PetscCheck(K->layout.n_local == 0 || K->n_cols <= 0 || K->values != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel has %lld local rows but no values",
              (long long)K->layout.n_local);
-  if (cap)
-    for (int64_t t = 0; t < T; t++) {
-      PetscCheck(!isnan(cap[t]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "facility cap of column %lld is NaN", (long long)t);
-      if (cap[t] != INFINITY) all_inf = PETSC_FALSE;
-    }
-  if (floor0)
-    for (int64_t t = 0; t < T; t++) PetscCheck(!isnan(floor0[t]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "facility floor of column %lld is NaN", (long long)t);
-
-  PetscCall(PetscNew(&ctx));
+  PetscCall(facility_ctx_create(K->n_cols, cap, floor0, &ctx, &name));
   ctx->K = K;
-  ctx->T = T;
-  if (cap && !all_inf) {
-    PetscCall(PetscMalloc1((size_t)T + 1, &ctx->cap));
-    memcpy(ctx->cap, cap, (size_t)T * sizeof(float));
-  }
-  PetscCall(PetscCalloc1((size_t)T + 1, &ctx->floor));
-  if (floor0) memcpy(ctx->floor, floor0, (size_t)T * sizeof(float));
 
   PetscCall(PetscNew(&o));
-  o->name          = cap ? (floor0 ? "facility" : "FLMI") : (floor0 ? "FLCG" : "FL");
+  o->name          = name;
   o->ctx           = ctx;
   o->layout        = &K->layout;
-  o->payload_bytes = (size_t)T * sizeof(float);
+  o->payload_bytes = (size_t)ctx->T * sizeof(float);
   o->lazy_ok       = PETSC_TRUE;
   o->gain          = facility_gain;
   o->gain_all      = facility_gain_all;
   o->pack          = facility_pack;
   o->update        = facility_update;
+  o->destroy       = facility_destroy;
+  *obj             = o;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- the sparse variant ---------------------------------------------------------------------------- */
+
+/* gain of one sparse row: its n entries (cols ascending; vals are floats stored exactly as PetscScalar), the
+ * term of column t into accumulator t mod 8, combined as the dense gain (see the banner). */
+static double facility_sparse_row_gain(PetscInt n, const PetscInt *restrict cols, const PetscScalar *restrict vals, const float *restrict cap, const float *restrict floor)
+{
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+
+  if (cap) {
+    for (PetscInt j = 0; j < n; j++) {
+      PetscInt t = cols[j];
+      float    v = (float)vals[j], d;
+
+      v = v < cap[t] ? v : cap[t];
+      d = v - floor[t];
+      acc[t % 8] += (double)(d > 0.0f ? d : 0.0f);
+    }
+  } else {
+    for (PetscInt j = 0; j < n; j++) {
+      PetscInt t = cols[j];
+      float    d = (float)vals[j] - floor[t];
+
+      acc[t % 8] += (double)(d > 0.0f ? d : 0.0f);
+    }
+  }
+  return facility_combine(acc);
+}
+
+/* Gain of local row i of the sparse kernel; the one code path behind its gain() and gain_all(). */
+static PetscErrorCode facility_sparse_gain_row(const facility_ctx *ctx, int64_t i, double *gain)
+{
+  PetscInt           row = (PetscInt)(ctx->S->layout.row_start + i), n;
+  const PetscInt    *cols;
+  const PetscScalar *vals;
+
+  PetscFunctionBeginUser;
+  PetscCall(MatGetRow(ctx->S->A, row, &n, &cols, &vals));
+  *gain = facility_sparse_row_gain(n, cols, vals, ctx->cap, ctx->floor);
+  PetscCall(MatRestoreRow(ctx->S->A, row, &n, &cols, &vals));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief wn_objective gain callback of the sparse objective: exact marginal gain of local candidate i.
+
+  Not collective.
+
+  @param[in]  vctx  facility_ctx (borrowed)
+  @param[in]  i     local row, 0 <= i < n_local
+  @param[out] gain  sum over the row's entries (t, v) of max(0, min(v, cap_t) - floor_t), in the fixed order
+**/
+static PetscErrorCode facility_sparse_gain(void *vctx, int64_t i, double *gain)
+{
+  facility_ctx *ctx = (facility_ctx *)vctx;
+
+  PetscFunctionBeginUser;
+  PetscCheck(i >= 0 && i < ctx->S->layout.n_local, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "facility gain: local row %lld outside [0, %lld)", (long long)i,
+             (long long)ctx->S->layout.n_local);
+  PetscCall(facility_sparse_gain_row(ctx, i, gain));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief wn_objective gain_all callback of the sparse objective: every unselected local row, same bits as
+  facility_sparse_gain().
+
+  Not collective.
+
+  @param[in]  vctx      facility_ctx (borrowed)
+  @param[in]  selected  n_local flags (or NULL): rows with a nonzero flag are skipped
+  @param[out] gains     n_local gains; skipped entries are left untouched
+**/
+static PetscErrorCode facility_sparse_gain_all(void *vctx, const unsigned char *selected, double *gains)
+{
+  facility_ctx *ctx = (facility_ctx *)vctx;
+  int64_t       n   = ctx->S->layout.n_local;
+
+  PetscFunctionBeginUser;
+  for (int64_t i = 0; i < n; i++)
+    if (!selected || !selected[i]) PetscCall(facility_sparse_gain_row(ctx, i, &gains[i]));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief wn_objective pack callback of the sparse objective: the picked row as an int32 count followed by count
+  (int32 column, float value) pairs in ascending column order.
+
+  Not collective (the owner of the pick calls it).
+
+  @param[in]  vctx     facility_ctx (borrowed)
+  @param[in]  i        local row of the pick
+  @param[out] payload  payload_bytes = 4 + 8 k bytes (an unused tail is zeroed)
+**/
+static PetscErrorCode facility_sparse_pack(void *vctx, int64_t i, void *payload)
+{
+  facility_ctx      *ctx = (facility_ctx *)vctx;
+  PetscInt           row, n;
+  const PetscInt    *cols;
+  const PetscScalar *vals;
+  int32_t            count;
+  unsigned char     *out = (unsigned char *)payload;
+
+  PetscFunctionBeginUser;
+  PetscCheck(i >= 0 && i < ctx->S->layout.n_local, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "facility pack: local row %lld outside [0, %lld)", (long long)i,
+             (long long)ctx->S->layout.n_local);
+  row = (PetscInt)(ctx->S->layout.row_start + i);
+  PetscCall(MatGetRow(ctx->S->A, row, &n, &cols, &vals));
+  PetscCheck(n <= ctx->S->k, PETSC_COMM_SELF, PETSC_ERR_PLIB, "facility pack: row %lld has %lld entries, more than k = %lld", (long long)row, (long long)n,
+             (long long)ctx->S->k);
+  count = (int32_t)n;
+  memcpy(out, &count, sizeof(count));
+  for (PetscInt j = 0; j < n; j++) {
+    facility_entry e = {(int32_t)cols[j], (float)vals[j]};
+    memcpy(out + sizeof(count) + (size_t)j * sizeof(e), &e, sizeof(e));
+  }
+  if (n < ctx->S->k) memset(out + sizeof(count) + (size_t)n * sizeof(facility_entry), 0, (size_t)(ctx->S->k - n) * sizeof(facility_entry));
+  PetscCall(MatRestoreRow(ctx->S->A, row, &n, &cols, &vals));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief wn_objective update callback of the sparse objective: floor_t = max(floor_t, min(v, cap_t)) for the
+  picked row's entries (t, v), on every rank.
+
+  Not collective (every rank calls it with the same payload, so the replicated state stays identical).
+
+  @param[in,out] vctx     facility_ctx
+  @param[in]     g        global row of the pick (unused: the payload carries the row)
+  @param[in]     payload  count, then count (column, value) pairs
+**/
+static PetscErrorCode facility_sparse_update(void *vctx, int64_t g, const void *payload)
+{
+  facility_ctx        *ctx   = (facility_ctx *)vctx;
+  const unsigned char *in    = (const unsigned char *)payload;
+  float               *floor = ctx->floor;
+  int32_t              count;
+
+  PetscFunctionBeginUser;
+  (void)g;
+  memcpy(&count, in, sizeof(count));
+  PetscCheck(count >= 0 && count <= ctx->S->k, PETSC_COMM_SELF, PETSC_ERR_PLIB, "facility update: payload holds %d entries; expected 0 to %lld", (int)count,
+             (long long)ctx->S->k);
+  for (int32_t j = 0; j < count; j++) {
+    facility_entry e;
+    float          v;
+
+    memcpy(&e, in + sizeof(count) + (size_t)j * sizeof(e), sizeof(e));
+    PetscCheck(e.col >= 0 && e.col < ctx->T, PETSC_COMM_SELF, PETSC_ERR_PLIB, "facility update: column %d outside [0, %lld)", (int)e.col, (long long)ctx->T);
+    v = e.val;
+    if (ctx->cap) v = v < ctx->cap[e.col] ? v : ctx->cap[e.col];
+    floor[e.col] = v > floor[e.col] ? v : floor[e.col];
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Create the facility-location objective on a sparse (top-k) kernel.
+
+  Not collective. gain(c) = sum over row c's entries (t, v) of max(0, min(v, cap_t) - floor_t), and the update
+  floor_t = max(floor_t, min(v, cap_t)) over the picked row's entries: the objective of wn_facility_create() on
+  the dense kernel whose dropped entries are 0, bit for bit when the floors are >= 0 (see the banner), so with
+  k = T the gains and the selection equal the dense ones. Caps, floors and names as in wn_facility_create().
+  The payload is the picked row (4 + 8 S->k bytes).
+
+  @param[in]  S       sparse kernel (borrowed; must outlive the objective)
+  @param[in]  cap     S->n_cols caps (copied), or NULL for no cap; no NaN
+  @param[in]  floor0  S->n_cols initial floors (copied), or NULL for zeros; no NaN
+  @param[out] obj     new objective, owned by the caller; free with wn_objective_destroy()
+**/
+PetscErrorCode wn_facility_create_sparse(const wn_sparse_kernel *S, const float *cap, const float *floor0, wn_objective **obj)
+{
+  facility_ctx *ctx;
+  wn_objective *o;
+  const char   *name;
+
+  PetscFunctionBeginUser;
+  PetscCheck(obj != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output argument obj is NULL");
+  PetscCheck(S != NULL && S->A != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "facility objective needs a sparse kernel with its matrix");
+  PetscCheck(S->k >= 0 && S->k <= (INT32_MAX - 64) / 8, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "sparse kernel keeps %lld entries per row; the payload allows 0 to %d",
+             (long long)S->k, (INT32_MAX - 64) / 8);
+  PetscCall(facility_ctx_create(S->n_cols, cap, floor0, &ctx, &name));
+  ctx->S = S;
+
+  PetscCall(PetscNew(&o));
+  o->name          = name;
+  o->ctx           = ctx;
+  o->layout        = &S->layout;
+  o->payload_bytes = sizeof(int32_t) + (size_t)S->k * sizeof(facility_entry);
+  o->lazy_ok       = PETSC_TRUE;
+  o->gain          = facility_sparse_gain;
+  o->gain_all      = facility_sparse_gain_all;
+  o->pack          = facility_sparse_pack;
+  o->update        = facility_sparse_update;
   o->destroy       = facility_destroy;
   *obj             = o;
   PetscFunctionReturn(PETSC_SUCCESS);

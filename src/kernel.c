@@ -1,10 +1,12 @@
 /* kernel.c - candidate-by-target kernels K[c, t] computed in sgemm tiles (DESIGN.md sections 3 and 6).
  *
  * Owns: the four similarity metrics (cosine, dot, RBF and DELIFT's additive (1 + cos)/2), the tiled
- * computation of this rank's rows of K against replicated column embeddings, global min-max scaling,
- * the memory estimate and the double-precision reference for one pair.
- * Leaves to others: writing and reading K in HDF5 (kernel_io.c), loading embeddings (data.c), and the
- * choice of OpenBLAS kernel core (blas.c; this file only calls cblas_sgemm).
+ * computation of this rank's rows of K against replicated column embeddings (wn_kernel_compute_tiles, which
+ * hands every computed row segment to its caller: the dense K here, the top-k selection of kernel_sparse.c),
+ * global min-max scaling, the memory estimate and the double-precision reference for one pair.
+ * Leaves to others: writing and reading K in HDF5 (kernel_io.c), sparse top-k kernels (kernel_sparse.c),
+ * loading embeddings (data.c), and the choice of OpenBLAS kernel core (blas.c; this file only calls
+ * cblas_sgemm).
  *
  * How K is computed. The inner products X Y^T come from cblas_sgemm (row-major, X_tile * Y_tile^T);
  * the metric is applied to each tile while it is still in cache (the "epilogue"):
@@ -310,25 +312,6 @@ double wn_metric_pair(wn_metric metric, double gamma, int64_t d, const float *x,
   return NAN;
 }
 
-/**
-  @brief Compute K[c, t] = metric(x_c, y_t) for the rows c this rank owns against every column t, in sgemm
-  tiles, then optionally scale the whole matrix to [0, 1].
-
-  Collective on layout->comm when p->minmax is set (global min and max); otherwise local. Every rank must
-  pass the same d, n_cols, Y and p. The value of K[c, t] is bitwise the same whatever the number of ranks
-  (see the banner), for a fixed OpenBLAS core and thread count.
-
-  @param[in]  layout   row split of the candidates (borrowed; copied into K)
-  @param[in]  d        embedding dimension, > 0
-  @param[in]  X_local  this rank's candidate rows, layout->n_local x d row-major (borrowed; may be NULL
-                       when n_local == 0)
-  @param[in]  n_cols   number of columns (targets), > 0
-  @param[in]  Y        column embeddings, n_cols x d row-major, replicated on every rank (borrowed)
-  @param[in]  p        metric, gamma (> 0 for RBF), min-max flag and tile sizes (borrowed; 0 tile = default)
-  @param[in]  columns  what the columns are ("targets", "pool", "private"), stored in K (borrowed)
-  @param[out] K        new kernel, owned by the caller; free with wn_kernel_destroy(). K->source is left
-                       empty for the caller to fill; K->params holds the resolved tile sizes.
-**/
 static PetscLogEvent kernel_event_tiles = 0;
 
 /* Register the PETSc log event wn_KernelTiles once (every rank at the same point). Not collective. */
@@ -343,19 +326,14 @@ static PetscErrorCode kernel_register_events(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, const char *columns, wn_kernel **K)
+/* The argument checks shared by the dense and the sparse kernels (the same on every rank when every rank
+ * passes the same d, n_cols and p). */
+static PetscErrorCode kernel_check_args(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p)
 {
-  MPI_Comm     comm;
-  wn_kernel   *k;
-  kernel_tiles tiles;
-  wn_metric    metric;
-  PetscBool    normalise;
-  int64_t      n_local, row_start, row_end, t_first, t_last, t, c0, i;
-  double      *x_scale = NULL, *y_scale = NULL, local_min = INFINITY, local_max = -INFINITY;
-  float       *x_raw = NULL, *y_raw = NULL, *c_raw = NULL, *x_tile = NULL, *y_tile = NULL, *c_tile = NULL;
+  MPI_Comm comm;
 
   PetscFunctionBeginUser;
-  PetscCheck(layout != NULL && p != NULL && K != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_kernel_compute: layout, params and output K must not be NULL");
+  PetscCheck(layout != NULL && p != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel: layout and params must not be NULL");
   comm = layout->comm;
   PetscCheck(d > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: embedding dimension d must be > 0, got %lld", (long long)d);
   PetscCheck(n_cols > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: number of columns (targets) must be > 0, got %lld", (long long)n_cols);
@@ -363,10 +341,45 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
   PetscCheck(p->metric != WN_METRIC_RBF || (p->gamma > 0 && isfinite(p->gamma)), comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: RBF gamma must be a finite number > 0, got %g", p->gamma);
   PetscCheck(p->tile_rows >= 0 && p->tile_cols >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: tile sizes must be >= 0 (0 = automatic), got %lld rows x %lld columns", (long long)p->tile_rows, (long long)p->tile_cols);
   PetscCheck(d <= INT32_MAX && n_cols <= INT32_MAX && p->tile_rows <= INT32_MAX, comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: d = %lld, n_cols = %lld or tile_rows = %lld exceeds the 32-bit BLAS interface", (long long)d, (long long)n_cols, (long long)p->tile_rows);
-  PetscCheck(!columns || strlen(columns) < sizeof(k->columns), comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: column description '%s' is longer than %d characters", columns, (int)sizeof(k->columns) - 1);
   PetscCheck(Y != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel: column embeddings Y are NULL");
   PetscCheck(layout->n_local == 0 || X_local != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "kernel: rank %d owns %lld rows but X_local is NULL", (int)layout->rank, (long long)layout->n_local);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
+/**
+  @brief The tiled computation of K[c, t] = metric(x_c, y_t) behind wn_kernel_compute() and
+  wn_kernel_sparse_compute(): every (local row, column tile) segment is computed once, in the global-row-aligned
+  tile scheme of the banner, and handed to the caller.
+
+  Not collective (no min-max scaling here). Segments come column tile by column tile ([c0, c0 + nc) with c0 a
+  multiple of the column tile size, ascending), and within a column tile row by row (ascending local rows), so
+  every row sees its columns in ascending order. The values are those of wn_kernel_compute() before scaling,
+  bit for bit, whatever the number of ranks.
+
+  @param[in]  layout    row split of the candidates (borrowed)
+  @param[in]  d         embedding dimension, > 0
+  @param[in]  X_local   this rank's rows, layout->n_local x d (borrowed; may be NULL when n_local == 0)
+  @param[in]  n_cols    number of columns, > 0
+  @param[in]  Y         column embeddings, n_cols x d, replicated (borrowed)
+  @param[in]  p         metric, gamma and tile sizes (borrowed; p->minmax is ignored)
+  @param[out] resolved  (optional) a copy of *p with the tile sizes actually used
+  @param[out] dest      (optional) layout->n_local x n_cols row-major floats receiving every value; when NULL the
+                        values of a segment live in a scratch row only until fn returns
+  @param[in]  fn        (optional) called as fn(ctx, i, c0, nc, values) for local row i and columns [c0, c0 + nc)
+                        after the segment is computed; values are the nc final values (borrowed, read-only)
+  @param[in]  ctx       passed to fn
+**/
+PetscErrorCode wn_kernel_compute_tiles(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, wn_kernel_params *resolved, float *dest, wn_kernel_segment_fn fn, void *ctx)
+{
+  kernel_tiles tiles;
+  wn_metric    metric;
+  PetscBool    normalise;
+  int64_t      n_local, row_start, row_end, t_first, t_last, t, c0, i;
+  double      *x_scale = NULL, *y_scale = NULL;
+  float       *x_raw = NULL, *y_raw = NULL, *c_raw = NULL, *r_raw = NULL, *x_tile = NULL, *y_tile = NULL, *c_tile = NULL, *r_row = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(kernel_check_args(layout, d, X_local, n_cols, Y, p));
   PetscCall(kernel_register_events()); /* on every rank, also those without rows: event ids must agree */
   metric    = p->metric;
   normalise = (metric == WN_METRIC_COSINE || metric == WN_METRIC_ADDITIVE) ? PETSC_TRUE : PETSC_FALSE;
@@ -374,91 +387,140 @@ PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float
   row_start = layout->row_start;
   row_end   = row_start + n_local;
   kernel_resolve_tiles(p, layout->n_global, n_cols, &tiles);
+  if (resolved) {
+    *resolved           = *p;
+    resolved->tile_rows = tiles.rows;
+    resolved->tile_cols = tiles.cols;
+  }
+  if (n_local == 0) PetscFunctionReturn(PETSC_SUCCESS);
+
+  /* Per-row factors, computed once: 1/|row| (cosine, additive) or |row|^2 (rbf). */
+  if (normalise || metric == WN_METRIC_RBF) {
+    PetscCall(PetscMalloc1(n_local, &x_scale));
+    PetscCall(PetscMalloc1(n_cols, &y_scale));
+    for (i = 0; i < n_local; i++) {
+      double s   = kernel_norm2(d, X_local + (size_t)i * (size_t)d);
+      x_scale[i] = normalise ? kernel_inv_norm(s) : s;
+    }
+    for (i = 0; i < n_cols; i++) {
+      double s   = kernel_norm2(d, Y + (size_t)i * (size_t)d);
+      y_scale[i] = normalise ? kernel_inv_norm(s) : s;
+    }
+  }
+  PetscCall(kernel_alloc_aligned((size_t)tiles.rows * (size_t)d, &x_raw, &x_tile));
+  PetscCall(kernel_alloc_aligned((size_t)tiles.cols * (size_t)d, &y_raw, &y_tile));
+  PetscCall(kernel_alloc_aligned((size_t)tiles.rows * (size_t)tiles.ld, &c_raw, &c_tile));
+  if (!dest) PetscCall(kernel_alloc_aligned((size_t)tiles.ld, &r_raw, &r_row));
+
+  t_first = row_start / tiles.rows;
+  t_last  = (row_end - 1) / tiles.rows;
+  PetscCall(PetscLogEventBegin(kernel_event_tiles, 0, 0, 0, 0));
+  /* Column tiles outside, so each Y tile is copied once and stays in cache across the row tiles. */
+  for (c0 = 0; c0 < n_cols; c0 += tiles.cols) {
+    int64_t nc = PetscMin(tiles.cols, n_cols - c0);
+
+    kernel_copy_rows(nc, d, Y + (size_t)c0 * (size_t)d, normalise ? y_scale + c0 : NULL, y_tile);
+    for (t = t_first; t <= t_last; t++) {
+      int64_t g0 = t * tiles.rows;                                         /* first global row of the tile */
+      int64_t h  = PetscMin(tiles.rows, layout->n_global - g0);            /* its height: same on any rank count */
+      int64_t a  = PetscMax(g0, row_start), b = PetscMin(g0 + h, row_end); /* rows owned here */
+
+      if (a > g0) PetscCall(PetscArrayzero(x_tile, (size_t)(a - g0) * (size_t)d));
+      if (b < g0 + h) PetscCall(PetscArrayzero(x_tile + (size_t)(b - g0) * (size_t)d, (size_t)(g0 + h - b) * (size_t)d));
+      kernel_copy_rows(b - a, d, X_local + (size_t)(a - row_start) * (size_t)d, normalise ? x_scale + (a - row_start) : NULL, x_tile + (size_t)(a - g0) * (size_t)d);
+
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)h, (blasint)nc, (blasint)d, 1.0f, x_tile, (blasint)d, y_tile, (blasint)d, 0.0f, c_tile, (blasint)tiles.ld);
+
+      for (i = a; i < b; i++) {
+        const float *c   = c_tile + (size_t)(i - g0) * (size_t)tiles.ld;
+        float       *out = dest ? dest + (size_t)(i - row_start) * (size_t)n_cols + c0 : r_row;
+
+        switch (metric) {
+        case WN_METRIC_DOT:
+          memcpy(out, c, (size_t)nc * sizeof(float));
+          break;
+        case WN_METRIC_COSINE:
+          kernel_epilogue_cosine(nc, c, out);
+          break;
+        case WN_METRIC_ADDITIVE:
+          kernel_epilogue_additive(nc, c, out);
+          break;
+        case WN_METRIC_RBF:
+          kernel_epilogue_rbf(nc, c, x_scale[i - row_start], y_scale + c0, p->gamma, out);
+          break;
+        }
+        if (fn) PetscCall(fn(ctx, i - row_start, c0, nc, out));
+      }
+    }
+  }
+  PetscCall(PetscLogFlops(2.0 * (double)n_local * (double)n_cols * (double)d));
+  PetscCall(PetscLogEventEnd(kernel_event_tiles, 0, 0, 0, 0));
+  PetscCall(PetscFree(x_raw));
+  PetscCall(PetscFree(y_raw));
+  PetscCall(PetscFree(c_raw));
+  PetscCall(PetscFree(r_raw));
+  PetscCall(PetscFree(x_scale));
+  PetscCall(PetscFree(y_scale));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Running min and max of the values, for min-max scaling during the computation. */
+typedef struct {
+  double vmin, vmax;
+} kernel_minmax_ctx;
+
+/* wn_kernel_segment_fn of the dense kernel with -wn_kernel_minmax: fold one segment into the running range. */
+static PetscErrorCode kernel_minmax_segment(void *vctx, int64_t i, int64_t c0, int64_t nc, const float *values)
+{
+  kernel_minmax_ctx *mm = (kernel_minmax_ctx *)vctx;
+  float              lo = values[0], hi = values[0];
+
+  PetscFunctionBeginUser;
+  kernel_segment_minmax(nc, values, &lo, &hi);
+  mm->vmin = PetscMin(mm->vmin, (double)lo);
+  mm->vmax = PetscMax(mm->vmax, (double)hi);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Compute K[c, t] = metric(x_c, y_t) for the rows c this rank owns against every column t, in sgemm
+  tiles, then optionally scale the whole matrix to [0, 1].
+
+  Collective on layout->comm when p->minmax is set (global min and max); otherwise local. Every rank must
+  pass the same d, n_cols, Y and p. The value of K[c, t] is bitwise the same whatever the number of ranks
+  (see the banner), for a fixed OpenBLAS core and thread count. The tiles are computed by
+  wn_kernel_compute_tiles(), which the sparse kernels share.
+
+  @param[in]  layout   row split of the candidates (borrowed; copied into K)
+  @param[in]  d        embedding dimension, > 0
+  @param[in]  X_local  this rank's candidate rows, layout->n_local x d row-major (borrowed; may be NULL
+                       when n_local == 0)
+  @param[in]  n_cols   number of columns (targets), > 0
+  @param[in]  Y        column embeddings, n_cols x d row-major, replicated on every rank (borrowed)
+  @param[in]  p        metric, gamma (> 0 for RBF), min-max flag and tile sizes (borrowed; 0 tile = default)
+  @param[in]  columns  what the columns are ("targets", "pool", "private"), stored in K (borrowed)
+  @param[out] K        new kernel, owned by the caller; free with wn_kernel_destroy(). K->source is left
+                       empty for the caller to fill; K->params holds the resolved tile sizes.
+**/
+PetscErrorCode wn_kernel_compute(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, const char *columns, wn_kernel **K)
+{
+  wn_kernel        *k;
+  kernel_minmax_ctx mm = {INFINITY, -INFINITY};
+
+  PetscFunctionBeginUser;
+  PetscCheck(layout != NULL && p != NULL && K != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_kernel_compute: layout, params and output K must not be NULL");
+  PetscCheck(!columns || strlen(columns) < sizeof(k->columns), layout->comm, PETSC_ERR_ARG_OUTOFRANGE, "kernel: column description '%s' is longer than %d characters", columns, (int)sizeof(k->columns) - 1);
+  PetscCall(kernel_check_args(layout, d, X_local, n_cols, Y, p));
 
   PetscCall(PetscNew(&k));
-  k->layout           = *layout;
-  k->n_cols           = n_cols;
-  k->params           = *p;
-  k->params.minmax    = PETSC_FALSE; /* set by the scaling below */
-  k->params.tile_rows = tiles.rows;
-  k->params.tile_cols = tiles.cols;
-  k->d                = d;
+  k->layout = *layout;
+  k->n_cols = n_cols;
+  k->d      = d;
   PetscCall(PetscStrncpy(k->columns, columns ? columns : "", sizeof(k->columns)));
-  if (n_local > 0) PetscCall(PetscMalloc1((size_t)n_local * (size_t)n_cols, &k->values));
-
-  if (n_local > 0) {
-    /* Per-row factors, computed once: 1/|row| (cosine, additive) or |row|^2 (rbf). */
-    if (normalise || metric == WN_METRIC_RBF) {
-      PetscCall(PetscMalloc1(n_local, &x_scale));
-      PetscCall(PetscMalloc1(n_cols, &y_scale));
-      for (i = 0; i < n_local; i++) {
-        double s   = kernel_norm2(d, X_local + (size_t)i * (size_t)d);
-        x_scale[i] = normalise ? kernel_inv_norm(s) : s;
-      }
-      for (i = 0; i < n_cols; i++) {
-        double s   = kernel_norm2(d, Y + (size_t)i * (size_t)d);
-        y_scale[i] = normalise ? kernel_inv_norm(s) : s;
-      }
-    }
-    PetscCall(kernel_alloc_aligned((size_t)tiles.rows * (size_t)d, &x_raw, &x_tile));
-    PetscCall(kernel_alloc_aligned((size_t)tiles.cols * (size_t)d, &y_raw, &y_tile));
-    PetscCall(kernel_alloc_aligned((size_t)tiles.rows * (size_t)tiles.ld, &c_raw, &c_tile));
-
-    t_first = row_start / tiles.rows;
-    t_last  = (row_end - 1) / tiles.rows;
-    PetscCall(PetscLogEventBegin(kernel_event_tiles, 0, 0, 0, 0));
-    /* Column tiles outside, so each Y tile is copied once and stays in cache across the row tiles. */
-    for (c0 = 0; c0 < n_cols; c0 += tiles.cols) {
-      int64_t nc = PetscMin(tiles.cols, n_cols - c0);
-
-      kernel_copy_rows(nc, d, Y + (size_t)c0 * (size_t)d, normalise ? y_scale + c0 : NULL, y_tile);
-      for (t = t_first; t <= t_last; t++) {
-        int64_t g0 = t * tiles.rows;                                    /* first global row of the tile */
-        int64_t h  = PetscMin(tiles.rows, layout->n_global - g0);       /* its height: same on any rank count */
-        int64_t a  = PetscMax(g0, row_start), b = PetscMin(g0 + h, row_end); /* rows owned here */
-
-        if (a > g0) PetscCall(PetscArrayzero(x_tile, (size_t)(a - g0) * (size_t)d));
-        if (b < g0 + h) PetscCall(PetscArrayzero(x_tile + (size_t)(b - g0) * (size_t)d, (size_t)(g0 + h - b) * (size_t)d));
-        kernel_copy_rows(b - a, d, X_local + (size_t)(a - row_start) * (size_t)d, normalise ? x_scale + (a - row_start) : NULL, x_tile + (size_t)(a - g0) * (size_t)d);
-
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)h, (blasint)nc, (blasint)d, 1.0f, x_tile, (blasint)d, y_tile, (blasint)d, 0.0f, c_tile, (blasint)tiles.ld);
-
-        for (i = a; i < b; i++) {
-          const float *c   = c_tile + (size_t)(i - g0) * (size_t)tiles.ld;
-          float       *out = k->values + (size_t)(i - row_start) * (size_t)n_cols + c0;
-
-          switch (metric) {
-          case WN_METRIC_DOT:
-            memcpy(out, c, (size_t)nc * sizeof(float));
-            break;
-          case WN_METRIC_COSINE:
-            kernel_epilogue_cosine(nc, c, out);
-            break;
-          case WN_METRIC_ADDITIVE:
-            kernel_epilogue_additive(nc, c, out);
-            break;
-          case WN_METRIC_RBF:
-            kernel_epilogue_rbf(nc, c, x_scale[i - row_start], y_scale + c0, p->gamma, out);
-            break;
-          }
-          if (p->minmax) {
-            float lo = out[0], hi = out[0];
-            kernel_segment_minmax(nc, out, &lo, &hi);
-            local_min = PetscMin(local_min, (double)lo);
-            local_max = PetscMax(local_max, (double)hi);
-          }
-        }
-      }
-    }
-    PetscCall(PetscLogFlops(2.0 * (double)n_local * (double)n_cols * (double)d));
-    PetscCall(PetscLogEventEnd(kernel_event_tiles, 0, 0, 0, 0));
-    PetscCall(PetscFree(x_raw));
-    PetscCall(PetscFree(y_raw));
-    PetscCall(PetscFree(c_raw));
-    PetscCall(PetscFree(x_scale));
-    PetscCall(PetscFree(y_scale));
-  }
-  if (p->minmax) PetscCall(kernel_minmax_apply(k, local_min, local_max));
+  if (layout->n_local > 0) PetscCall(PetscMalloc1((size_t)layout->n_local * (size_t)n_cols, &k->values));
+  PetscCall(wn_kernel_compute_tiles(layout, d, X_local, n_cols, Y, p, &k->params, k->values, p->minmax ? kernel_minmax_segment : NULL, &mm));
+  k->params.minmax = PETSC_FALSE; /* set by the scaling below */
+  if (p->minmax) PetscCall(kernel_minmax_apply(k, mm.vmin, mm.vmax));
   *K = k;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -80,6 +80,15 @@ typedef struct {
   int64_t          d;
 } wn_sparse_kernel;
 
+/* The tiled computation shared by the dense and the sparse kernels (kernel.c; not for other modules): every
+ * (local row i, column tile [c0, c0 + nc)) segment of K is computed once, in the global-row-aligned tile scheme
+ * of wn_kernel_compute and with its values bit for bit (no min-max scaling), column tiles ascending, rows
+ * ascending within a column tile. The values go to dest (n_local x n_cols, when not NULL) and/or are handed to
+ * fn(ctx, i, c0, nc, values) (values borrowed until fn returns). resolved (optional) receives *p with the tile
+ * sizes used. Not collective. */
+typedef PetscErrorCode (*wn_kernel_segment_fn)(void *ctx, int64_t i, int64_t c0, int64_t nc, const float *values);
+PETSC_EXTERN PetscErrorCode wn_kernel_compute_tiles(const wn_layout *layout, int64_t d, const float *X_local, int64_t n_cols, const float *Y, const wn_kernel_params *p, wn_kernel_params *resolved, float *dest, wn_kernel_segment_fn fn, void *ctx);
+
 /* Bytes this rank needs for a sparse kernel of n_local rows with k entries each, computed against n_cols
  * replicated columns of dimension d (the tile workspace included). Pure. */
 PETSC_EXTERN double wn_kernel_sparse_bytes(int64_t n_local, int64_t n_cols, int64_t d, int64_t k, const wn_kernel_params *p);

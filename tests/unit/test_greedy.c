@@ -8,6 +8,11 @@
  *              increase; no duplicates; lazy == naive bitwise, also with exact ties; fewer evaluations for
  *              lazy; rank independence (bitwise against a single-rank run on MPI_COMM_SELF); N < P;
  *              warm start; min_gain stop; budget = N; progress lines.
+ * sparse:      the objective on top-k kernels (wn_facility_create_sparse): with k = T (and k > T) exactly the
+ *              dense selection and gains for FL, FLMI and FLCG; with k < T bitwise the dense engine on the
+ *              zero-filled top-k matrix and the brute force on it, no duplicates, gains never increase, lazy ==
+ *              naive, the same on MPI_COMM_SELF; exact ties; N < P. Sparse kernels come from
+ *              wn_kernel_sparse_compute (the dot metric against the identity reproduces a matrix exactly).
  * Data: continuous random values from wn_uniform01 by global index, so every rank builds the same global
  * matrix and takes its rows. Kernels are built directly (wn_layout_init + values), not with wn_kernel_compute.
  */
@@ -451,6 +456,156 @@ START_TEST(progress_lines)
 }
 END_TEST
 
+/* ---- sparse kernels on the engine --------------------------------------------------------------- */
+
+/* Brute-force top-k of every row of in->K (largest values, ties to the lower column) as the zero-filled dense
+ * instance it stands for (same type and side array, borrowed: free only Z->K). */
+static PetscErrorCode instance_topk(const instance *in, int64_t k, instance *Z)
+{
+  unsigned char *taken;
+
+  PetscFunctionBeginUser;
+  *Z = *in;
+  PetscCall(PetscCalloc1((size_t)(in->N * in->T) + 1, &Z->K));
+  PetscCall(PetscMalloc1((size_t)in->T + 1, &taken));
+  for (int64_t i = 0; i < in->N; i++) {
+    memset(taken, 0, (size_t)in->T);
+    for (int64_t r = 0; r < PetscMin(k, in->T); r++) {
+      int64_t best = -1;
+      for (int64_t t = 0; t < in->T; t++)
+        if (!taken[t] && (best < 0 || in->K[i * in->T + t] > in->K[i * in->T + best])) best = t;
+      taken[best]                = 1;
+      Z->K[i * in->T + best] = in->K[i * in->T + best];
+    }
+  }
+  PetscCall(PetscFree(taken));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The engine on the sparse top-k kernel of in->K, computed by the library (the dot metric against the identity
+ * reproduces in->K exactly). */
+static PetscErrorCode run_engine_sparse(MPI_Comm comm, const instance *in, int64_t k, wn_greedy_kind kind, int64_t budget, wn_selection **sel)
+{
+  wn_layout         layout;
+  wn_kernel_params  kp;
+  wn_sparse_kernel *S;
+  wn_objective     *obj;
+  wn_greedy_params  p;
+  float            *eye;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_layout_init(comm, in->N, &layout));
+  PetscCall(PetscCalloc1((size_t)(in->T * in->T), &eye));
+  for (int64_t t = 0; t < in->T; t++) eye[t * in->T + t] = 1.0f;
+  memset(&kp, 0, sizeof(kp));
+  kp.metric = WN_METRIC_DOT;
+  PetscCall(wn_kernel_sparse_compute(&layout, in->T, in->K + layout.row_start * in->T, in->T, eye, &kp, k, "user", &S));
+  PetscCall(PetscFree(eye));
+  PetscCall(wn_facility_create_sparse(S, in->type == OBJ_FLMI ? in->side : NULL, in->type == OBJ_FLCG ? in->side : NULL, &obj));
+  memset(&p, 0, sizeof(p));
+  p.kind     = kind;
+  p.budget   = budget;
+  p.min_gain = -INFINITY;
+  PetscCall(wn_greedy_maximize(obj, &p, sel));
+  PetscCall(wn_objective_destroy(&obj));
+  PetscCall(wn_kernel_sparse_destroy(&S));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sparse top-k on comm, naive and lazy, against the dense engine on the zero-filled top-k matrix (bitwise: for
+ * k = T that is the dense selection itself), against the brute force on that matrix, and against the sparse
+ * engine on MPI_COMM_SELF (bitwise). */
+static void check_sparse_instance(const instance *in, int64_t k, int64_t budget)
+{
+  MPI_Comm      comm = PETSC_COMM_WORLD;
+  instance      Z;
+  wn_selection *naive = NULL, *lazy = NULL, *self_lazy = NULL, *dense = NULL;
+  int64_t      *index;
+  double       *gain;
+
+  WN_CK_OK(instance_topk(in, k, &Z));
+  if (k >= in->T) WN_CK_ASSERT_ALL(comm, memcmp(Z.K, in->K, (size_t)(in->N * in->T) * sizeof(float)) == 0);
+  WN_CK_OK(PetscMalloc2(budget, &index, budget, &gain));
+  WN_CK_OK(brute_greedy(&Z, NULL, 0, budget, index, gain));
+  WN_CK_OK(run_engine_sparse(comm, in, k, WN_GREEDY_NAIVE, budget, &naive));
+  WN_CK_OK(run_engine_sparse(comm, in, k, WN_GREEDY_LAZY, budget, &lazy));
+  WN_CK_OK(run_engine_sparse(MPI_COMM_SELF, in, k, WN_GREEDY_LAZY, budget, &self_lazy));
+  WN_CK_OK(run_engine(comm, &Z, WN_GREEDY_LAZY, budget, -INFINITY, NULL, 0, 0, &dense));
+  WN_CK_ASSERT_ALL(comm, naive->n == budget && strcmp(naive->stop_reason, "budget") == 0);
+  WN_CK_ASSERT_ALL(comm, sel_invariants(naive)); /* no duplicates, gains never increase */
+  WN_CK_ASSERT_ALL(comm, sel_equal_bitwise(naive, dense));
+  WN_CK_ASSERT_ALL(comm, sel_equal_bitwise(naive, lazy));
+  WN_CK_ASSERT_ALL(comm, sel_equal_bitwise(naive, self_lazy));
+  WN_CK_ASSERT_ALL(comm, sel_matches_brute(naive, index, gain, in->T));
+  WN_CK_ASSERT_ALL(comm, lazy->evaluations <= naive->evaluations);
+  WN_CK_OK(wn_selection_destroy(&naive));
+  WN_CK_OK(wn_selection_destroy(&lazy));
+  WN_CK_OK(wn_selection_destroy(&self_lazy));
+  WN_CK_OK(wn_selection_destroy(&dense));
+  PetscFree2(index, gain);
+  PetscFree(Z.K);
+}
+
+/* k = T: exactly the dense selection and gains, for FL over targets, FL within the pool, FLMI caps and FLCG
+ * floors. */
+START_TEST(sparse_full_equals_dense)
+{
+  obj_type types[4] = {OBJ_FL, OBJ_FL, OBJ_FLMI, OBJ_FLCG};
+  int64_t  T[4]     = {13, 29, 5, 4};
+
+  for (int c = 0; c < 4; c++) {
+    instance in;
+
+    WN_CK_OK(instance_random(PETSC_COMM_WORLD, types[c], 29, T[c], 110 + c, c == 2 ? 0.6 : 1.0, &in));
+    check_sparse_instance(&in, in.T, 12);
+    check_sparse_instance(&in, in.T + 5, 7); /* k > T keeps everything */
+    WN_CK_OK(instance_free(&in));
+  }
+}
+END_TEST
+
+/* k < T: the selection of the zero-filled top-k kernel; no duplicates, gains never increase, the same on any
+ * rank count; exact ties (integer values) included. */
+START_TEST(sparse_topk_selection)
+{
+  obj_type types[3] = {OBJ_FL, OBJ_FLMI, OBJ_FLCG};
+  instance in;
+
+  for (int c = 0; c < 3; c++) {
+    WN_CK_OK(instance_random(PETSC_COMM_WORLD, types[c], 31, 17, 120 + c, 1.0, &in));
+    check_sparse_instance(&in, 1, 10);
+    check_sparse_instance(&in, 4, 25);
+    WN_CK_OK(instance_free(&in));
+  }
+  /* integers with duplicated rows: ties everywhere, in the top-k and in the gains */
+  memset(&in, 0, sizeof(in));
+  in.type = OBJ_FL;
+  in.N    = 15;
+  in.T    = 9;
+  WN_CK_OK(PetscMalloc1(in.N * in.T, &in.K));
+  for (int64_t g = 0; g < in.N; g++)
+    for (int64_t t = 0; t < in.T; t++) in.K[g * in.T + t] = (float)(int)(4 * wn_uniform01(5, (uint64_t)((g % 5) * in.T + t)));
+  check_sparse_instance(&in, 3, 12);
+  check_sparse_instance(&in, 9, 15);
+  WN_CK_OK(instance_free(&in));
+}
+END_TEST
+
+/* N < P on 3 and 4 ranks. */
+START_TEST(sparse_fewer_rows_than_ranks)
+{
+  instance in;
+
+  WN_CK_OK(instance_random(PETSC_COMM_WORLD, OBJ_FL, 2, 5, 131, 0, &in));
+  check_sparse_instance(&in, 2, 2);
+  check_sparse_instance(&in, 5, 1);
+  WN_CK_OK(instance_free(&in));
+  WN_CK_OK(instance_random(PETSC_COMM_WORLD, OBJ_FLMI, 3, 2, 132, 1.0, &in));
+  check_sparse_instance(&in, 2, 3);
+  WN_CK_OK(instance_free(&in));
+}
+END_TEST
+
 /* ---- a modular objective: gain(c) = w[c], no gain_all, no payload ------------------------------ */
 
 typedef struct {
@@ -642,6 +797,9 @@ static Suite *make_suite(void)
   tcase_add_test(dist, warm_start);
   tcase_add_test(dist, min_gain_stop);
   tcase_add_test(dist, progress_lines);
+  tcase_add_test(dist, sparse_full_equals_dense);
+  tcase_add_test(dist, sparse_topk_selection);
+  tcase_add_test(dist, sparse_fewer_rows_than_ranks);
   suite_add_tcase(s, pure);
   suite_add_tcase(s, dist);
   return s;
