@@ -26,7 +26,8 @@ typedef struct {
 
 typedef struct {
   int64_t  K, kde_K;       /* the neighbour counts actually used (after the N / 10 caps) */
-  double   level;          /* the water level s of the last accepted event */
+  double   level;          /* the water level s: the count of the event that fired the stop rule (the reference
+                              keeps it though the event is not accepted), else of the last event; 0 when K = 1 */
   int64_t *last_k;         /* M entries: each query's last neighbour with full share (-1: none), replicated, owned */
   double  *p_local;        /* layout->n_local probabilities of this rank's candidates (sum over ranks = 1), owned */
   double  *rho_local;      /* layout->n_local densities (0 for candidates in no neighbour list), owned */
