@@ -266,7 +266,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   {
     int metric = (int)cfg->tsds.metric;
     PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_alpha", "TSDS trade-off between alignment (OT) and diversity (density), in [0, 1]", "", &cfg->tsds.alpha));
-    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_C", "TSDS distance scale C, > 0 (same scale as the embedding norms)", "distance", &cfg->tsds.C));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_c", "TSDS distance scale C, > 0 (same scale as the embedding norms)", "distance", &cfg->tsds.C));
     PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_tsds_sigma", "TSDS density bandwidth sigma, >= 0; 0 = no density term", "distance", &cfg->tsds.sigma));
     PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_tsds_max_k", "TSDS neighbours per target (capped at N/10)", "count", &cfg->tsds.max_K));
     PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_tsds_kde_k", "TSDS neighbours for the density (capped at N/10)", "count", &cfg->tsds.kde_K));
@@ -308,7 +308,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_k", "bench: budget k of the lazy greedy [count]", "count", &cfg->bench_k));
   PetscCall(PetscOptionsInt("-wn_bench_repeat", "bench: repetitions of each timing (best is reported)", "doc/decks.md", cfg->bench_repeat, &cfg->bench_repeat, NULL));
   config_note(cfg, "-wn_bench_repeat", "", "%d", (int)cfg->bench_repeat);
-  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_tsds", "bench: also time the exact kNN of the targets and TSDS with the -wn_tsds_* settings [bool]", &cfg->bench_tsds));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_tsds", "bench: also time the exact kNN of the targets and TSDS with the TSDS settings [bool]", &cfg->bench_tsds));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_traceback", "Print the full traceback with errors [bool]", &traceback));
   PetscOptionsEnd();
   cfg->kernel.metric = (wn_metric)metric;
@@ -329,7 +329,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->sparse_k >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_kernel_sparse_k must be >= 0 (0 = dense), got %lld", (long long)cfg->sparse_k);
   PetscCheck(!(cfg->sparse_k > 0 && cfg->kernel.minmax), comm, PETSC_ERR_ARG_INCOMP, "-wn_kernel_minmax needs the dense kernel (the global minimum is not among the kept entries): drop -wn_kernel_sparse_k or -wn_kernel_minmax");
   PetscCheck(cfg->tsds.alpha >= 0 && cfg->tsds.alpha <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_alpha must be in [0, 1], got %g", cfg->tsds.alpha);
-  PetscCheck(cfg->tsds.C > 0 && isfinite(cfg->tsds.C), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_C must be > 0, got %g", cfg->tsds.C);
+  PetscCheck(cfg->tsds.C > 0 && isfinite(cfg->tsds.C), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_c must be > 0, got %g", cfg->tsds.C);
   PetscCheck(cfg->tsds.sigma >= 0 && isfinite(cfg->tsds.sigma), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_sigma must be >= 0, got %g", cfg->tsds.sigma);
   PetscCheck(cfg->tsds.max_K >= 1 && cfg->tsds.kde_K >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_max_k and -wn_tsds_kde_k must be >= 1, got %lld and %lld", (long long)cfg->tsds.max_K, (long long)cfg->tsds.kde_K);
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);

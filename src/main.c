@@ -100,7 +100,7 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
     PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
-    PetscCall(wn_pipeline_resolve(&run, run.K->layout.n_global)); /* budget, warm start */
+    PetscCall(wn_pipeline_resolve(&run, run.K ? run.K->layout.n_global : run.KS->layout.n_global)); /* budget, warm start */
     PetscCall(wn_pipeline_select(&run));        /* the distributed greedy engine */
     PetscCall(wn_pipeline_write(&run));         /* PREFIX.h5, PREFIX.jsonl */
     break;

@@ -58,9 +58,9 @@ add "featurize: malformed line" "bad.jsonl' line 3"                   featurize 
 add "featurize: missing field" "line 2: missing text field 'text'"     featurize -wn_text $dir/nofield.jsonl -wn_id_field "" -wn_embeddings $dir/out_f2.h5
 add "featurize: no such label" "no record has label 'z'"               featurize -wn_text $dir/nofield.jsonl -wn_id_field "" -wn_holdout_label z -wn_skip_bad -wn_embeddings $dir/out_f3.h5
 add "featurize: missing input" "nothere.jsonl"                         featurize -wn_text $dir/nothere.jsonl -wn_embeddings $dir/out_f4.h5
-add "tsds: C not positive"     "wn_tsds_C must be > 0"                 run $C -wn_method tsds -wn_tsds_C 0
+add "tsds: C not positive"     "wn_tsds_c must be > 0"                 run $C -wn_method tsds -wn_tsds_c 0
 add "tsds: sigma negative"     "wn_tsds_sigma must be >= 0"            run $C -wn_method tsds -wn_tsds_sigma -1
-add "tsds: pool too small"     "N/10|too small"                        run -wn_candidates $dir/tiny.h5 -wn_method tsds -wn_budget 2
+add "tsds: pool too small"     "at least 10 candidates"                        run -wn_candidates $dir/tiny.h5 -wn_method tsds -wn_budget 2
 add "sparse k above the pool"  "wn_kernel_sparse_k 80 is larger"       run $C -wn_method fl_pool -wn_kernel_sparse_k 80
 add "tsds: kernel subcommand"  "needs no kernel"                       kernel $C -wn_method tsds
 add "deck line without a dash" "nodash.opts' line 2: 'wn_method' is not an option" run $dir/nodash.opts

@@ -102,7 +102,7 @@ tap $ok $i "-wn_subsample 61 of 203: same rows and same picks on ranks $nps"
 i=$((i + 1)); ok=1; ref=""
 for np in $nps; do
   o="$dir/tsds-$np"
-  wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method tsds -wn_budget 30 -wn_tsds_C 1 -wn_tsds_sigma 0.5 -wn_seed 5 -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
+  wn_mpirun "$np" "$W" run -wn_candidates "$dir/data.h5" -wn_method tsds -wn_budget 30 -wn_tsds_c 1 -wn_tsds_sigma 0.5 -wn_seed 5 -wn_output "$o" -wn_progress 0 > "$o.log" 2>&1 || { ok=0; sed 's/^/# /' "$o.log"; continue; }
   sed -n 's/.*"index": \([0-9]*\),.*"gain": \([^,]*\),.*"count": \([0-9]*\).*/\1 \2 \3/p' "$o.jsonl" > "$o.picks"
   h5dump -d /scores/probability -y -w 0 -m %.17g "$o.h5" 2>/dev/null | sed -n '/DATA {/,/}/p' > "$o.p"
   [ "$(wn_result_field "$o.log" checks)" = PASSED ] || ok=0
