@@ -576,7 +576,8 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.param_nu                 = cfg->flcg_nu;
   prob.want_scores              = (cfg->scores && run->pool) ? PETSC_TRUE : PETSC_FALSE;
   prob.report                   = &run->report;
-  PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "", wn_greedy_kind_names[cfg->greedy]));
+  if (run->method->needs & WN_NEEDS_EMBEDDINGS) PetscCall(PetscPrintf(run->comm, "select: %s, %lld draws from %lld candidates (seed %llu)\n", cfg->method, (long long)budget, (long long)N, (unsigned long long)cfg->seed));
+  else PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "", wn_greedy_kind_names[cfg->greedy]));
   PetscCall(run->method->select(&prob, &run->sel, &run->scores));
   PetscCall(pipeline_file_rows(run));
   wn_selection_checksum(run->file_index, run->sel->n, run->checksum);
@@ -677,7 +678,7 @@ static PetscErrorCode pipeline_print_picks(wn_run *run, int64_t show)
     PetscCall(wn_column_gather(&run->pool->layout, &run->pool->id, show, sel->index, &ids));
     PetscCall(wn_column_gather(&run->pool->layout, &run->pool->label, show, sel->index, &labels));
   }
-  PetscCall(PetscPrintf(run->comm, "\nselection (%lld picks, stopped by %s; first %lld shown)\n  rank      index  gain            objective        id  [label]\n", (long long)sel->n, sel->stop_reason, (long long)show));
+  PetscCall(PetscPrintf(run->comm, "\nselection (%lld picks, %s %s; first %lld shown)\n  rank      index  gain            objective        id  [label]\n", (long long)sel->n, strcmp(sel->stop_reason, "sampled") ? "stopped by" : "drawn:", strcmp(sel->stop_reason, "sampled") ? sel->stop_reason : "gain = p, objective = mass so far", (long long)show));
   for (int64_t j = 0; j < show; j++)
     PetscCall(PetscPrintf(run->comm, "  %4lld %10lld  %-15.8g %-15.8g  %s%s%s%s%s\n", (long long)(j + 1), (long long)run->file_index[j], sel->gain[j], sel->objective[j], wn_column_text(&ids, j, run->file_index[j], b1, sizeof(b1)), labels.kind != WN_COLUMN_NONE ? "  [" : "",
                           labels.kind != WN_COLUMN_NONE ? wn_column_text(&labels, j, 0, b2, sizeof(b2)) : "", labels.kind != WN_COLUMN_NONE ? "]" : "", j < sel->n_warm ? "  (warm start)" : ""));
