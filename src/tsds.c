@@ -4,9 +4,9 @@
  * exact nearest candidates. METHODS.md section 4.2, steps 1-5, with its fixes for the reference's edge cases.
  *
  * Owns: the caps K = min(max_K, N / 10) and kde_K = min(kde_K, N / 10); the union U of the targets'
- * neighbour lists and the densities rho_u over U (step 2); the water-filling over (count, k, j) events with
- * the stop rule (step 3); the per-candidate probabilities p (step 4); and seeded sampling from p, with or
- * without replacement (step 5). Leaves to knn.c the exact neighbour search, and to the method and pipeline
+ * neighbour lists and the densities rho_u of the members the water-filling reaches (step 2); the
+ * water-filling over (count, k, j) events with the stop rule (step 3); the per-candidate probabilities p
+ * (step 4); and seeded sampling from p, with or without replacement (step 5). Leaves to knn.c the exact neighbour search, and to the method and pipeline
  * layers the options, the budget and the output.
  *
  * Determinism: the neighbour lists are replicated and rank-independent (knn.h); the densities and the
@@ -14,22 +14,32 @@
  * masses in query order (then neighbour order), which is the reference's order. So p has the same bits on
  * any rank count, and so do the samples (an exact fixed-point CDF and a counter-based generator).
  *
- * Cost: the kNN of the targets is O(M N d); the densities are a kNN of U within U, O(|U|^2 d) in sgemm, and
- * |U| approaches N when M K >> N (the reference's defaults on 100,000 candidates: |U| = N, so about 40 s of
- * sgemm on two cores here, where the reference's approximate IVF search scans a few percent). Only neighbours
- * closer than sigma count, so each point's density list is searched with k = 32 first and grown only for the
- * points whose list is still within sigma at its end (the density is the same as from kde_K neighbours): this
- * saves the top-k selection of a large kde_K, not the distance computations. The water-filling is O(M K log M).
+ * Cost: the kNN of the targets is O(M N d). A density is a kNN search within U, O(|U| d) in sgemm, and |U|
+ * approaches N when M K >> N (the reference's defaults on 100,000 synthetic candidates: |U| = N; all of them took
+ * about 60-130 s on two cores here, where the reference's approximate IVF search scans a few percent). Three things
+ * cut it, none changing a bit of p: (1) laziness: only the densities the water-filling reads are computed (rounds of
+ * growing prefixes of the neighbour lists, see wn_tsds_probabilities; at that size 72,000 of the 100,000, as every
+ * target reads about 87 neighbours); (2) the isolation certificate: a point with no other point within sigma has
+ * density 1 exactly, which a bound on its distances to parts of U proves without its search (see tsds_cert_check;
+ * all of them on those data, in about 1.5 s; on data without such structure it gives up early and costs at most a
+ * quarter of the searches it could not spare); (3) only neighbours closer than sigma count, so a search asks for
+ * k = 32 first and grows k only for the points whose list is still within sigma at its end. Every density search
+ * pads its calls to whole query tiles, so a density has the same bits whichever points share its calls
+ * (TSDS_QUERY_TILE): lazy and eager give the same p. The water-filling is O(M K log M) per round (0.1 s there).
  *
  * Test hooks (no header; tests/unit/test_tsds.c declares them with extern): wn_tsds_waterfill_ (steps 3-4 on
- * M x K arrays), wn_tsds_density_ (step 2 from neighbour distances) and wn_tsds_block_bytes_ (the memory
- * bound of one kNN call, so tests can force many small query blocks).
+ * M x K arrays), wn_tsds_density_ (step 2 from neighbour distances), wn_tsds_block_bytes_ (the memory bound of one
+ * kNN call, so tests can force many small query blocks), wn_tsds_eager_ (nonzero: every density of U, as the
+ * environment variable WN_TSDS_EAGER=1 does), wn_tsds_certify_ (0: no isolation certificate), wn_tsds_lazy_start_
+ * (> 0: the first round's prefix length instead of the unit-density prediction) and wn_tsds_stats_ (the last
+ * call's rounds, densities computed, certified, searched).
  */
 #include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cblas.h>
 #include <winnow/tsds.h>
 #include <winnow/util.h>
 
@@ -41,6 +51,13 @@ PetscErrorCode wn_tsds_density_(int64_t n, int64_t k, const double *dist, double
  * query): the queries go in blocks of max(1, bytes / (16 k + 4 d)); knn.c bounds its own buffers. With the
  * default, the reference's M = 2000 targets and K = 5000 are one call. A test hook (tests force tiny blocks). */
 size_t wn_tsds_block_bytes_ = (size_t)256 << 20;
+
+/* Test hooks of the lazy densities (see the banner): eager switch, certificate switch, first prefix length (0: the
+ * unit-density prediction), and the last call's statistics {rounds, densities computed, certified, searched}. */
+int     wn_tsds_eager_      = 0;
+int     wn_tsds_certify_    = 1;
+int64_t wn_tsds_lazy_start_ = 0;
+int64_t wn_tsds_stats_[4]   = {0, 0, 0, 0};
 
 /* ---- step 3: the water-filling --------------------------------------------------------------------------- */
 
@@ -313,29 +330,131 @@ static int64_t tsds_lower_bound(const int64_t *a, int64_t n, int64_t v)
   return lo;
 }
 
+/* Squared Euclidean norm in double (float products are exact in double; the sum rounds). */
+static double tsds_norm2(int64_t d, const float *x)
+{
+  double s = 0.0;
+
+  for (int64_t c = 0; c < d; c++) s += (double)x[c] * (double)x[c];
+  return s;
+}
+
+/* Rows of every density search call: a multiple of this, zero rows padding the last tile. knn.c tiles the queries
+ * of a call by TQ rows from the first, where TQ = 512 (halved only for k > 4096, so it always divides 512) depends on
+ * k alone once a call has at least 512 queries: every sgemm of a padded call has exactly TQ rows. OpenBLAS gives a
+ * row of C = Q_tile X_tile^T the same bits whatever the tile's other rows hold and wherever the row sits (checked
+ * on this machine's Cooperlake core for d from 3 to 1024 and candidate tiles of 1 to 512 rows), whereas calls with
+ * other row counts (1, 2, or small products M N d) take other code paths with other last bits. So a density depends
+ * only on its point, U and kde_K, not on which other points share its calls: the lazy densities are the eager ones,
+ * bit for bit, whatever the rounds computed together. */
+#define TSDS_QUERY_TILE 512
+
+static int64_t tsds_round_tile(int64_t n) { return (n + TSDS_QUERY_TILE - 1) / TSDS_QUERY_TILE * TSDS_QUERY_TILE; }
+
 /* Neighbours searched first for a density; more (x 8, up to kde_K) only for the points that need them. */
 #define TSDS_KDE_FIRST_K 32
 
-/* Densities of nb points of U (queries Qb, nb x d, replicated; their global rows U_block) from their k nearest
- * within U, accumulating the near-duplicate count into *near. Only neighbours closer than sigma count, so each
- * point's list is searched with a small k first and grown (x 8, up to k) only while its last neighbour is still
- * closer than sigma: a list whose last entry has kernel <= 0 holds every neighbour that counts (the rest are at
- * least as far), so the density equals the one from the full list of k. This saves the top-k selection cost of
- * a large kde_K when few points are within sigma (the search still computes every distance). Qb is reordered.
- * Collective on L->comm. */
-static PetscErrorCode tsds_density_block(const wn_layout *L, int64_t d, const float *X_local, const int64_t *subset, int64_t n_subset, int64_t nb, float *Qb, const int64_t *U_block, int64_t k, double sigma, wn_knn_metric metric, int64_t *pending, double *rho, int64_t *near)
+/* The union U as the density searches see it: the neighbour pool (this rank's members as a subset of its rows) and
+ * where each rank's members sit in U. */
+typedef struct {
+  const wn_layout *L;
+  int64_t          d, n_U;
+  int64_t          k; /* neighbours of a density search: min(kde_K, |U|) */
+  const float     *X_local;
+  const int64_t   *U; /* n_U global rows, ascending, replicated (borrowed) */
+  double           sigma;
+  wn_knn_metric    metric;
+  int64_t          own_lo, own_hi;   /* this rank's members: U positions [own_lo, own_hi) */
+  int64_t         *subset;           /* their local rows (never NULL, even when empty) */
+  int64_t         *rank_lo, *rank_hi; /* every rank's range of U positions */
+  PetscMPIInt     *counts, *displs;   /* scratch of the gathers */
+} tsds_union;
+
+static PetscErrorCode tsds_union_setup(const wn_layout *L, int64_t d, const float *X_local, const int64_t *U, int64_t n_U, int64_t kde_K, double sigma, wn_knn_metric metric, tsds_union *ux)
 {
-  int64_t n_pending = nb, k_cur = k < TSDS_KDE_FIRST_K ? k : TSDS_KDE_FIRST_K;
-  double  sigma2    = sigma * sigma;
+  PetscMPIInt size = L->size;
+
+  PetscFunctionBeginUser;
+  memset(ux, 0, sizeof(*ux));
+  ux->L       = L;
+  ux->d       = d;
+  ux->n_U     = n_U;
+  ux->k       = kde_K < n_U ? kde_K : n_U;
+  ux->X_local = X_local;
+  ux->U       = U;
+  ux->sigma   = sigma;
+  ux->metric  = metric;
+  /* U is ascending and ownership contiguous, so each rank's members are a range of U positions */
+  PetscCall(PetscMalloc2(size, &ux->rank_lo, size, &ux->rank_hi));
+  PetscCall(PetscMalloc2(size, &ux->counts, size, &ux->displs));
+  for (PetscMPIInt r = 0; r < size; r++) {
+    int64_t start, count;
+
+    wn_layout_range(L->n_global, size, r, &start, &count);
+    ux->rank_lo[r] = tsds_lower_bound(U, n_U, start);
+    ux->rank_hi[r] = tsds_lower_bound(U, n_U, start + count);
+  }
+  ux->own_lo = ux->rank_lo[L->rank];
+  ux->own_hi = ux->rank_hi[L->rank];
+  PetscCall(PetscMalloc1(ux->own_hi - ux->own_lo + 1, &ux->subset));
+  for (int64_t p = ux->own_lo; p < ux->own_hi; p++) ux->subset[p - ux->own_lo] = U[p] - L->row_start;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode tsds_union_destroy(tsds_union *ux)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(ux->subset));
+  PetscCall(PetscFree2(ux->rank_lo, ux->rank_hi));
+  PetscCall(PetscFree2(ux->counts, ux->displs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Embeddings of the members R[b0..b1) of U (R: ascending U positions, replicated) into Qb, (b1 - b0) x d,
+ * replicated: every owner sends its rows, a contiguous range of R (R ascends and ownership is contiguous). send
+ * holds (b1 - b0) x d floats. Collective on L->comm. */
+static PetscErrorCode tsds_gather_rows(tsds_union *ux, const int64_t *R, int64_t b0, int64_t b1, float *send, float *Qb)
+{
+  const wn_layout *L = ux->L;
+  int64_t          d = ux->d, off = 0, sent = 0;
+
+  PetscFunctionBeginUser;
+  PetscCheck((b1 - b0) * d <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "TSDS: a block of %lld queries of dimension %lld exceeds one MPI message", (long long)(b1 - b0), (long long)d);
+  for (PetscMPIInt r = 0; r < L->size; r++) {
+    int64_t lo = b0 + tsds_lower_bound(R + b0, b1 - b0, ux->rank_lo[r]), hi = b0 + tsds_lower_bound(R + b0, b1 - b0, ux->rank_hi[r]);
+
+    ux->counts[r] = (PetscMPIInt)((hi - lo) * d);
+    ux->displs[r] = (PetscMPIInt)off;
+    off += (hi - lo) * d;
+    if (r == L->rank)
+      for (int64_t p = lo; p < hi; p++, sent++) PetscCall(PetscArraycpy(send + sent * d, ux->X_local + (ux->U[R[p]] - L->row_start) * d, d));
+  }
+  PetscCallMPI(MPI_Allgatherv(send, ux->counts[L->rank], MPI_FLOAT, Qb, ux->counts, ux->displs, MPI_FLOAT, L->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Densities of nb members of U (queries Qb, replicated, room for tsds_round_tile(nb) rows; their global rows
+ * U_block) from their k nearest within U, accumulating the near-duplicate count into *near. Only neighbours closer
+ * than sigma count, so each point's list is searched with a small k first and grown (x 8, up to k) only while its
+ * last neighbour is still closer than sigma: a list whose last entry has kernel <= 0 holds every neighbour that
+ * counts (the rest are at least as far), so the density equals the one from the full list of k. This saves the
+ * top-k selection cost of a large kde_K when few points are within sigma (the search still computes every
+ * distance). Every call is padded with zero rows to a multiple of TSDS_QUERY_TILE (see there). Qb is reordered.
+ * Collective on L->comm. */
+static PetscErrorCode tsds_density_block(tsds_union *ux, int64_t nb, float *Qb, const int64_t *U_block, int64_t *pending, double *rho, int64_t *near)
+{
+  int64_t n_pending = nb, k = ux->k, k_cur = k < TSDS_KDE_FIRST_K ? k : TSDS_KDE_FIRST_K, d = ux->d;
+  double  sigma2 = ux->sigma * ux->sigma;
 
   PetscFunctionBeginUser;
   for (int64_t q = 0; q < nb; q++) pending[q] = q;
   while (n_pending > 0) {
     wn_knn_result *r      = NULL;
-    int64_t        n_next = 0;
+    int64_t        n_next = 0, n_call = tsds_round_tile(n_pending);
 
-    PetscCall(wn_knn_search(L, d, X_local, subset, n_subset, n_pending, Qb, k_cur, metric, &r));
-    PetscCheck(r->m == n_pending && r->k == k_cur, PETSC_COMM_SELF, PETSC_ERR_PLIB, "kNN returned %lld x %lld neighbours, expected %lld x %lld", (long long)r->m, (long long)r->k, (long long)n_pending, (long long)k_cur);
+    PetscCall(PetscArrayzero(Qb + n_pending * d, (n_call - n_pending) * d));
+    PetscCall(wn_knn_search(ux->L, d, ux->X_local, ux->subset, ux->own_hi - ux->own_lo, n_call, Qb, k_cur, ux->metric, &r));
+    PetscCheck(r->m == n_call && r->k == k_cur, PETSC_COMM_SELF, PETSC_ERR_PLIB, "kNN returned %lld x %lld neighbours, expected %lld x %lld", (long long)r->m, (long long)r->k, (long long)n_call, (long long)k_cur);
     for (int64_t i = 0; i < n_pending; i++) {
       int64_t q = pending[i];
       double *row = r->dist + i * k_cur, last = row[k_cur - 1];
@@ -347,7 +466,7 @@ static PetscErrorCode tsds_density_block(const wn_layout *L, int64_t d, const fl
       if (k_cur == k || 1.0 - last * last / sigma2 <= 0.0) {
         int64_t n_near = 0;
 
-        PetscCall(wn_tsds_density_(1, k_cur, row, sigma, rho + q, &n_near));
+        PetscCall(wn_tsds_density_(1, k_cur, row, ux->sigma, rho + q, &n_near));
         *near += n_near;
       } else {
         /* compact in place: n_next <= i */
@@ -362,62 +481,416 @@ static PetscErrorCode tsds_density_block(const wn_layout *L, int64_t d, const fl
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Densities rho_U of the n_U candidates U (ascending global rows, replicated): each one's kde_K nearest within U
- * (wn_knn_search on the subset of this rank's rows in U, with the embeddings of U gathered from their owners by
- * blocks of queries; tsds_density_block), the point itself counted at distance 0. Collective on L->comm. */
-static PetscErrorCode tsds_density_union(const wn_layout *L, int64_t d, const float *X_local, const int64_t *U, int64_t n_U, int64_t kde_K, double sigma, wn_knn_metric metric, double *rho_U, int64_t *n_near_dup)
+/* Densities rho_U[R[i]] of the n_R members R of U (ascending U positions, replicated) by the exact search: each
+ * one's k nearest within U (wn_knn_search on the subset of this rank's rows in U, with the embeddings of R gathered
+ * from their owners by blocks of queries, a multiple of TSDS_QUERY_TILE; tsds_density_block), the point itself
+ * counted at distance 0. Collective on L->comm. */
+static PetscErrorCode tsds_density_search(tsds_union *ux, const int64_t *R, int64_t n_R, double *rho_U, int64_t *near)
 {
-  int64_t      k = kde_K < n_U ? kde_K : n_U, block = tsds_block_queries(k, d), own_lo, own_hi, near = 0;
-  int64_t     *subset = NULL, *rank_lo = NULL, *rank_hi = NULL, *pending = NULL;
-  float       *Qb = NULL, *send = NULL;
-  PetscMPIInt *counts = NULL, *displs = NULL, size = L->size;
+  int64_t  d = ux->d, block = tsds_block_queries(ux->k, d) / TSDS_QUERY_TILE * TSDS_QUERY_TILE, *pending = NULL, *Ub = NULL;
+  float   *Qb = NULL, *send = NULL;
+  double  *rho_b = NULL;
 
   PetscFunctionBeginUser;
-  /* U positions owned by each rank: U is ascending and ownership contiguous, so each is a range */
-  PetscCall(PetscMalloc2(size, &rank_lo, size, &rank_hi));
-  for (PetscMPIInt r = 0; r < size; r++) {
-    int64_t start, count;
-
-    wn_layout_range(L->n_global, size, r, &start, &count);
-    rank_lo[r] = tsds_lower_bound(U, n_U, start);
-    rank_hi[r] = tsds_lower_bound(U, n_U, start + count);
-  }
-  own_lo = rank_lo[L->rank];
-  own_hi = rank_hi[L->rank];
-  /* never NULL, even when empty: a NULL subset would mean all of this rank's rows */
-  PetscCall(PetscMalloc1(own_hi - own_lo + 1, &subset));
-  for (int64_t p = own_lo; p < own_hi; p++) subset[p - own_lo] = U[p] - L->row_start;
-
-  if (block > n_U) block = n_U;
-  PetscCheck(block * d <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "TSDS: a block of %lld queries of dimension %lld exceeds one MPI message", (long long)block, (long long)d);
-  PetscCall(PetscMalloc2(size, &counts, size, &displs));
+  if (n_R == 0) PetscFunctionReturn(PETSC_SUCCESS); /* the same on every rank: R is replicated */
+  if (block < TSDS_QUERY_TILE) block = TSDS_QUERY_TILE;
+  if (block > tsds_round_tile(n_R)) block = tsds_round_tile(n_R);
   PetscCall(PetscMalloc1(block * d, &Qb));
   PetscCall(PetscMalloc1(block * d + 1, &send));
-  PetscCall(PetscMalloc1(block, &pending));
-  for (int64_t b0 = 0; b0 < n_U; b0 += block) {
-    int64_t b1 = b0 + block < n_U ? b0 + block : n_U, nb = b1 - b0, lo, hi, off = 0, sent = 0;
+  PetscCall(PetscMalloc3(block, &pending, block, &Ub, block, &rho_b));
+  for (int64_t b0 = 0; b0 < n_R; b0 += block) {
+    int64_t b1 = b0 + block < n_R ? b0 + block : n_R, nb = b1 - b0;
 
-    for (PetscMPIInt r = 0; r < size; r++) {
-      lo = rank_lo[r] > b0 ? rank_lo[r] : b0;
-      hi = rank_hi[r] < b1 ? rank_hi[r] : b1;
-      if (hi < lo) hi = lo;
-      counts[r] = (PetscMPIInt)((hi - lo) * d);
-      displs[r] = (PetscMPIInt)off;
-      off += (hi - lo) * d;
-    }
-    lo = own_lo > b0 ? own_lo : b0;
-    hi = own_hi < b1 ? own_hi : b1;
-    for (int64_t p = lo; p < hi; p++, sent++) PetscCall(PetscArraycpy(send + sent * d, X_local + (U[p] - L->row_start) * d, d));
-    PetscCallMPI(MPI_Allgatherv(send, counts[L->rank], MPI_FLOAT, Qb, counts, displs, MPI_FLOAT, L->comm));
-    PetscCall(tsds_density_block(L, d, X_local, subset, own_hi - own_lo, nb, Qb, U + b0, k, sigma, metric, pending, rho_U + b0, &near));
+    PetscCall(tsds_gather_rows(ux, R, b0, b1, send, Qb));
+    for (int64_t i = 0; i < nb; i++) Ub[i] = ux->U[R[b0 + i]];
+    PetscCall(tsds_density_block(ux, nb, Qb, Ub, pending, rho_b, near));
+    for (int64_t i = 0; i < nb; i++) rho_U[R[b0 + i]] = rho_b[i];
   }
-  *n_near_dup = near;
-  PetscCall(PetscFree(pending));
+  PetscCall(PetscFree3(pending, Ub, rho_b));
   PetscCall(PetscFree(send));
   PetscCall(PetscFree(Qb));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- the isolation certificate ---------------------------------------------------------------------------------
+ *
+ * A member u of U whose only point within sigma (in the search's computed distances) is itself has rho_u = 1.0
+ * exactly (the sum 0 + (1 - 0 / sigma^2) of its one positive kernel) and no near-duplicate, whatever the other
+ * distances' last bits. The certificate proves that for most points without their search, from an upper bound on
+ * the rounding of both computations: for float vectors a, b, any sgemm's a.b has an error of at most gamma_d |a| |b|
+ * (gamma_d = d u / (1 - d u), u = 2^-24, any summation order, with or without FMA), so d2 = (|a|^2 + |b|^2) - 2 a.b
+ * in double is within E(a, b) = 4 gamma_d |a| |b| + eps (|a|^2 + |b|^2) of the true squared distance (twice the
+ * bound, as margin; eps = (d + 8) DBL_EPSILON covers the double sums), here and in knn.c alike.
+ *
+ * Parts: U is split around centres, members of U (first ceil(sqrt(|U|)) at evenly spaced positions; every member in
+ * the part of its nearest centre), each part with a radius R_b bounding its members' true distances to its centre.
+ * Up to two refinements add, for each part whose radius exceeds both sigma and 1.5 times the median radius, its
+ * farthest member as a new centre (so a cluster of points that drew no centre gets one instead of inflating a
+ * part; at most twice the first count of centres). For a point u, a part b with |u - c_b| - R_b (computed from
+ * below) above sigma by the margins holds no point within sigma (triangle inequality). u's distances to the members
+ * of the other parts are computed (sgemm by part, each rank on the members it owns) and u is certified when each
+ * one's d2 - 2 E exceeds sigma^2 (with a relative 1e-10 to spare). Then the search would have found u itself first
+ * (its computed self-distance is at most E(u, u), required below sigma^2 / 2) and every other neighbour with a
+ * kernel <= 0: rho_u = 1. A point whose candidate parts hold more than |U| / 4 members is not tried (its search
+ * costs about as much). The certificate only decides which densities need their search, never a value, so p does
+ * not depend on it (nor on the rank count, though its decisions might). L2 only (cosine goes to the search). */
+
+typedef struct {
+  int64_t  m, m_max;        /* parts, and room for centres */
+  float   *centre;          /* m_max x d centre embeddings, replicated */
+  double  *centre_n2;       /* their squared norms */
+  double  *centre_nrm;      /* their norms */
+  double  *radius;          /* m_max upper bounds on a member's true distance to its centre */
+  int64_t *count;           /* m_max global member counts */
+  int64_t *ptr;             /* m + 1: this rank's members by part, in Xp */
+  float   *Xp;              /* this rank's members of U grouped by part, row-major (a copy: n_own x d floats) */
+  int64_t *row;             /* their global rows */
+  double  *n2, *nrm;        /* their squared norms and norms */
+  double   gamma, eps;      /* the rounding bounds (see above) */
+  double   max_norm;        /* an upper bound on every member's norm */
+} tsds_cert;
+
+#define TSDS_CERT_TILE 512
+
+/* Append the members R[0..n) of U (ascending U positions) as centres. Collective on L->comm. */
+static PetscErrorCode tsds_cert_add_centres(tsds_union *ux, tsds_cert *ct, const int64_t *R, int64_t n)
+{
+  float *send = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(n * ux->d + 1, &send));
+  PetscCall(tsds_gather_rows(ux, R, 0, n, send, ct->centre + ct->m * ux->d));
+  for (int64_t b = ct->m; b < ct->m + n; b++) {
+    ct->centre_n2[b]  = tsds_norm2(ux->d, ct->centre + b * ux->d);
+    ct->centre_nrm[b] = sqrt(ct->centre_n2[b]);
+  }
+  ct->m += n;
+  PetscCall(PetscFree(send));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Every member this rank owns: its nearest centre (ties to the lower part) and an upper bound up on its true
+ * distance to it; the radii and counts of the parts reduced over the ranks. tile holds TSDS_CERT_TILE x d floats,
+ * C TSDS_CERT_TILE x m_max. Collective on L->comm. */
+static PetscErrorCode tsds_cert_assign(tsds_union *ux, tsds_cert *ct, const double *n2_own, int64_t *assign, double *up, float *tile, float *C)
+{
+  int64_t d = ux->d, m = ct->m, n_own = ux->own_hi - ux->own_lo;
+
+  PetscFunctionBeginUser;
+  for (int64_t i0 = 0; i0 < n_own; i0 += TSDS_CERT_TILE) {
+    int64_t h = n_own - i0 < TSDS_CERT_TILE ? n_own - i0 : TSDS_CERT_TILE;
+
+    for (int64_t i = 0; i < h; i++) PetscCall(PetscArraycpy(tile + i * d, ux->X_local + ux->subset[i0 + i] * d, d));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)h, (blasint)m, (blasint)d, 1.0f, tile, (blasint)d, ct->centre, (blasint)d, 0.0f, C, (blasint)m);
+    for (int64_t i = 0; i < h; i++) {
+      double  n2 = n2_own[i0 + i], best = INFINITY, E;
+      int64_t bb = 0;
+
+      for (int64_t b = 0; b < m; b++) {
+        double v = (n2 + ct->centre_n2[b]) - 2.0 * (double)C[i * m + b];
+
+        if (v < best) {
+          best = v;
+          bb   = b;
+        }
+      }
+      E              = 4.0 * ct->gamma * sqrt(n2) * ct->centre_nrm[bb] + ct->eps * (n2 + ct->centre_n2[bb]);
+      assign[i0 + i] = bb;
+      up[i0 + i]     = sqrt((best > 0.0 ? best : 0.0) + E) * (1.0 + ct->eps);
+    }
+  }
+  for (int64_t b = 0; b < m; b++) {
+    ct->radius[b] = 0.0;
+    ct->count[b]  = 0;
+  }
+  for (int64_t i = 0; i < n_own; i++) {
+    if (up[i] > ct->radius[assign[i]]) ct->radius[assign[i]] = up[i];
+    ct->count[assign[i]]++;
+  }
+  PetscCheck(m <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "TSDS: %lld parts exceed one MPI message", (long long)m);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ct->radius, (PetscMPIInt)m, MPI_DOUBLE, MPI_MAX, ux->L->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ct->count, (PetscMPIInt)m, MPI_INT64_T, MPI_SUM, ux->L->comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static int tsds_double_cmp(const void *x, const void *y)
+{
+  double a = *(const double *)x, b = *(const double *)y;
+
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static int tsds_int64_cmp(const void *x, const void *y)
+{
+  int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* The parts of U (see above): centres gathered and refined, this rank's members assigned and grouped, radii
+ * reduced. Collective on L->comm. */
+static PetscErrorCode tsds_cert_setup(tsds_union *ux, tsds_cert *ct)
+{
+  const wn_layout *L = ux->L;
+  int64_t          d = ux->d, n_U = ux->n_U, m0, n_own = ux->own_hi - ux->own_lo, *pos = NULL, *assign = NULL, *fill = NULL;
+  float           *tile = NULL, *C = NULL;
+  double          *n2_own = NULL, *up = NULL, *sorted = NULL, max_norm = 0.0;
+
+  PetscFunctionBeginUser;
+  memset(ct, 0, sizeof(*ct));
+  m0 = (int64_t)ceil(sqrt((double)n_U));
+  if (m0 > 2048) m0 = 2048;
+  if (m0 > n_U) m0 = n_U;
+  if (m0 < 1) m0 = 1;
+  ct->m_max = 2 * m0 < n_U ? 2 * m0 : n_U;
+  ct->gamma = (double)d * 0x1p-24 / (1.0 - (double)d * 0x1p-24);
+  ct->eps   = (double)(d + 8) * DBL_EPSILON;
+  PetscCall(PetscMalloc1(ct->m_max * d, &ct->centre));
+  PetscCall(PetscMalloc4(ct->m_max, &ct->centre_n2, ct->m_max, &ct->centre_nrm, ct->m_max, &ct->radius, ct->m_max, &ct->count));
+  PetscCall(PetscMalloc3(ct->m_max, &pos, ct->m_max, &sorted, ct->m_max + 1, &fill));
+  for (int64_t b = 0; b < m0; b++) pos[b] = b * n_U / m0; /* strictly ascending: n_U / m0 >= 1 */
+  PetscCall(tsds_cert_add_centres(ux, ct, pos, m0));
+
+  PetscCall(PetscMalloc3(n_own + 1, &assign, n_own + 1, &n2_own, n_own + 1, &up));
+  PetscCall(PetscMalloc1(TSDS_CERT_TILE * d, &tile));
+  PetscCall(PetscMalloc1(TSDS_CERT_TILE * ct->m_max, &C));
+  for (int64_t i = 0; i < n_own; i++) {
+    n2_own[i] = tsds_norm2(d, ux->X_local + ux->subset[i] * d);
+    if (sqrt(n2_own[i]) > max_norm) max_norm = sqrt(n2_own[i]);
+  }
+  PetscCallMPI(MPI_Allreduce(&max_norm, &ct->max_norm, 1, MPI_DOUBLE, MPI_MAX, L->comm));
+  ct->max_norm *= 1.0 + ct->eps;
+  for (int refine = 0;; refine++) {
+    int64_t n_split = 0, n_new = 0, n_nonempty = 0;
+    double  median;
+
+    PetscCall(tsds_cert_assign(ux, ct, n2_own, assign, up, tile, C));
+    if (refine == 2 || ct->m >= ct->m_max) break;
+    /* the parts to split (replicated decisions: radii and counts are reduced) and their farthest members */
+    for (int64_t b = 0; b < ct->m; b++)
+      if (ct->count[b] > 0) sorted[n_nonempty++] = ct->radius[b];
+    qsort(sorted, (size_t)n_nonempty, sizeof(double), tsds_double_cmp);
+    median = sorted[n_nonempty / 2];
+    for (int64_t b = 0; b < ct->m; b++) fill[b] = -1; /* fill[b]: b's index among the parts to split */
+    for (int64_t b = 0; b < ct->m && ct->m + n_split < ct->m_max; b++)
+      if (ct->count[b] >= 2 && ct->radius[b] > ux->sigma && ct->radius[b] > 1.5 * median) {
+        pos[n_split] = INT64_MAX;
+        fill[b]      = n_split++;
+      }
+    if (n_split == 0) break;
+    for (int64_t i = 0; i < n_own; i++) { /* the farthest member (the first in U order among equals) */
+      int64_t s = fill[assign[i]];
+
+      if (s >= 0 && up[i] == ct->radius[assign[i]] && ux->own_lo + i < pos[s]) pos[s] = ux->own_lo + i;
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, pos, (PetscMPIInt)n_split, MPI_INT64_T, MPI_MIN, L->comm));
+    for (int64_t s = 0; s < n_split; s++)
+      if (pos[s] != INT64_MAX) pos[n_new++] = pos[s];
+    if (n_new == 0) break;
+    qsort(pos, (size_t)n_new, sizeof(int64_t), tsds_int64_cmp);
+    PetscCall(tsds_cert_add_centres(ux, ct, pos, n_new));
+  }
+
+  /* this rank's members grouped by part (counting sort) */
+  PetscCall(PetscMalloc1(ct->m + 1, &ct->ptr));
+  for (int64_t b = 0; b <= ct->m; b++) ct->ptr[b] = 0;
+  for (int64_t i = 0; i < n_own; i++) ct->ptr[assign[i] + 1]++;
+  for (int64_t b = 0; b < ct->m; b++) ct->ptr[b + 1] += ct->ptr[b];
+  for (int64_t b = 0; b < ct->m; b++) fill[b] = ct->ptr[b];
+  PetscCall(PetscMalloc1(n_own * d + 1, &ct->Xp));
+  PetscCall(PetscMalloc3(n_own + 1, &ct->row, n_own + 1, &ct->n2, n_own + 1, &ct->nrm));
+  for (int64_t i = 0; i < n_own; i++) {
+    int64_t s = fill[assign[i]]++;
+
+    PetscCall(PetscArraycpy(ct->Xp + s * d, ux->X_local + ux->subset[i] * d, d));
+    ct->row[s] = ux->U[ux->own_lo + i];
+    ct->n2[s]  = n2_own[i];
+    ct->nrm[s] = sqrt(n2_own[i]);
+  }
+  PetscCall(PetscFree(C));
+  PetscCall(PetscFree(tile));
+  PetscCall(PetscFree3(assign, n2_own, up));
+  PetscCall(PetscFree3(pos, sorted, fill));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode tsds_cert_destroy(tsds_cert *ct)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(ct->centre));
+  PetscCall(PetscFree4(ct->centre_n2, ct->centre_nrm, ct->radius, ct->count));
+  PetscCall(PetscFree(ct->ptr));
+  PetscCall(PetscFree(ct->Xp));
+  PetscCall(PetscFree3(ct->row, ct->n2, ct->nrm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Certify nb members of U (embeddings Qb, global rows Ub, replicated): isolated[q] = 1 when u_q's density is 1
+ * without a search (see above), else 0. Each rank finds the candidate parts of a share of the queries (then
+ * allgathered) and checks the queries against the members it owns. Collective on L->comm; the flags are replicated. */
+static PetscErrorCode tsds_cert_check(tsds_union *ux, const tsds_cert *ct, int64_t nb, const float *Qb, const int64_t *Ub, unsigned char *isolated)
+{
+  const wn_layout *L = ux->L;
+  int64_t          d = ux->d, m = ct->m, *qlist = NULL, *qptr = NULL, *qfill = NULL, qa, qb;
+  double           sigma2 = ux->sigma * ux->sigma, thr = sigma2 * (1.0 + 1e-10), *qn2 = NULL, shrink = (1.0 - ct->eps) * (1.0 - ct->eps);
+  unsigned char   *cand = NULL, *flag = NULL;
+  float           *C = NULL, *tile = NULL;
+  PetscMPIInt      size = L->size, *counts = NULL, *displs = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCheck(nb * m <= INT_MAX, PETSC_COMM_SELF, PETSC_ERR_SUP, "TSDS: %lld x %lld part flags exceed one MPI message", (long long)nb, (long long)m);
+  PetscCall(PetscMalloc2(nb, &qn2, nb, &flag));
+  PetscCall(PetscMalloc1(nb * m, &cand));
+  PetscCall(PetscMalloc1(TSDS_CERT_TILE * (m > TSDS_CERT_TILE ? m : TSDS_CERT_TILE), &C));
+  PetscCall(PetscMalloc1(TSDS_CERT_TILE * d, &tile));
+  PetscCall(PetscCalloc2(m + 1, &qptr, m + 1, &qfill));
+  PetscCall(PetscMalloc2(size, &counts, size, &displs));
+  for (int64_t q = 0; q < nb; q++) qn2[q] = tsds_norm2(d, Qb + q * d);
+
+  /* this rank's share [qa, qb) of the queries: the parts each one must look into, then allgathered */
+  qa = nb * L->rank / size;
+  qb = nb * (L->rank + 1) / size;
+  for (int64_t q0 = qa; q0 < qb; q0 += TSDS_CERT_TILE) {
+    int64_t h = qb - q0 < TSDS_CERT_TILE ? qb - q0 : TSDS_CERT_TILE;
+
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)h, (blasint)m, (blasint)d, 1.0f, Qb + q0 * d, (blasint)d, ct->centre, (blasint)d, 0.0f, C, (blasint)m);
+    for (int64_t i = 0; i < h; i++) {
+      int64_t        q = q0 + i, members = 0;
+      double         n2 = qn2[q], nu = sqrt(n2), a = 4.0 * ct->gamma * nu;
+      double         Em = a * ct->max_norm + ct->eps * (n2 + ct->max_norm * ct->max_norm), s_u = sqrt((thr + 2.0 * Em) / (1.0 - ct->eps));
+      const float   *c = C + i * m;
+      unsigned char *cq = cand + q * m;
+
+      /* far: sqrt(d2 - E) (1 - eps) - R_b > s_u, i.e. the lower bound on the distance to every member of b,
+         squared, beats sigma^2 with both margins */
+      for (int64_t b = 0; b < m; b++) {
+        double x = (n2 + ct->centre_n2[b]) - 2.0 * (double)c[b] - (a * ct->centre_nrm[b] + ct->eps * (n2 + ct->centre_n2[b])), reach = ct->radius[b] + s_u;
+
+        cq[b] = (unsigned char)!(x > 0.0 && x * shrink > reach * reach);
+      }
+      for (int64_t b = 0; b < m; b++) members += cq[b] ? ct->count[b] : 0;
+      /* its own computed distance might not come first; or the search costs about as much */
+      flag[q] = (unsigned char)((4.0 * ct->gamma + 2.0 * ct->eps) * n2 > 0.5 * sigma2 || (4 * members > ux->n_U && ux->n_U > 64));
+    }
+  }
+  for (PetscMPIInt r = 0; r < size; r++) {
+    int64_t lo = nb * r / size, hi = nb * (r + 1) / size;
+
+    counts[r] = (PetscMPIInt)((hi - lo) * m);
+    displs[r] = (PetscMPIInt)(lo * m);
+  }
+  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, cand, counts, displs, MPI_UNSIGNED_CHAR, L->comm));
+  for (PetscMPIInt r = 0; r < size; r++) {
+    counts[r] /= (PetscMPIInt)(m > 0 ? m : 1);
+    displs[r] /= (PetscMPIInt)(m > 0 ? m : 1);
+  }
+  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, flag, counts, displs, MPI_UNSIGNED_CHAR, L->comm));
+
+  /* per part, the queries still open that look into it (CSR) */
+  for (int64_t q = 0; q < nb; q++)
+    if (!flag[q])
+      for (int64_t b = 0; b < m; b++) qptr[b + 1] += cand[q * m + b];
+  for (int64_t b = 0; b < m; b++) qptr[b + 1] += qptr[b];
+  for (int64_t b = 0; b < m; b++) qfill[b] = qptr[b];
+  PetscCall(PetscMalloc1(qptr[m] + 1, &qlist));
+  for (int64_t q = 0; q < nb; q++)
+    if (!flag[q])
+      for (int64_t b = 0; b < m; b++)
+        if (cand[q * m + b]) qlist[qfill[b]++] = q;
+
+  /* this rank's members of each part against its open queries: any point within sigma (with the margins) flags */
+  for (int64_t b = 0; b < m; b++) {
+    int64_t v0 = ct->ptr[b], v1 = ct->ptr[b + 1];
+
+    if (v1 == v0) continue;
+    for (int64_t t0 = qptr[b]; t0 < qptr[b + 1];) {
+      int64_t h = 0, tq[TSDS_CERT_TILE];
+
+      for (; t0 < qptr[b + 1] && h < TSDS_CERT_TILE; t0++) {
+        int64_t q = qlist[t0];
+
+        if (flag[q]) continue;
+        tq[h] = q;
+        PetscCall(PetscArraycpy(tile + h * d, Qb + q * d, d));
+        h++;
+      }
+      if (h == 0) continue;
+      for (int64_t w0 = v0; w0 < v1; w0 += TSDS_CERT_TILE) {
+        int64_t        w = v1 - w0 < TSDS_CERT_TILE ? v1 - w0 : TSDS_CERT_TILE;
+        const double  *n2v = ct->n2 + w0, *nv = ct->nrm + w0;
+        const int64_t *rowv = ct->row + w0;
+
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)h, (blasint)w, (blasint)d, 1.0f, tile, (blasint)d, ct->Xp + w0 * d, (blasint)d, 0.0f, C, (blasint)w);
+        for (int64_t i = 0; i < h; i++) {
+          int64_t      q = tq[i], self = Ub[q];
+          double       n2 = qn2[q], a = 8.0 * ct->gamma * sqrt(n2), e2 = 2.0 * ct->eps;
+          const float *c = C + i * w;
+          int          hit = 0;
+
+          /* d2 - 2 E(u, v) <= sigma^2 (1 + 1e-10) for some v other than u */
+          for (int64_t v = 0; v < w; v++) hit |= ((n2 + n2v[v]) - 2.0 * (double)c[v] - (a * nv[v] + e2 * (n2 + n2v[v])) <= thr) & (rowv[v] != self);
+          if (hit) flag[q] = 1;
+        }
+      }
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flag, (PetscMPIInt)nb, MPI_UNSIGNED_CHAR, MPI_MAX, L->comm));
+  for (int64_t q = 0; q < nb; q++) isolated[q] = (unsigned char)!flag[q];
   PetscCall(PetscFree2(counts, displs));
-  PetscCall(PetscFree(subset));
-  PetscCall(PetscFree2(rank_lo, rank_hi));
+  PetscCall(PetscFree2(qptr, qfill));
+  PetscCall(PetscFree(qlist));
+  PetscCall(PetscFree(tile));
+  PetscCall(PetscFree(C));
+  PetscCall(PetscFree(cand));
+  PetscCall(PetscFree2(qn2, flag));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Queries per certificate block: 512 to 4096, so that the block's nb x m part flags stay under 4 MiB. */
+static int64_t tsds_cert_block(int64_t m)
+{
+  int64_t b = ((int64_t)1 << 22) / m;
+
+  return b < 512 ? 512 : b > 4096 ? 4096 : b;
+}
+
+/* Densities of the members R of U (ascending U positions, replicated): the certified ones are 1 (ct may be NULL:
+ * none), the others searched (tsds_density_search). *n_certified counts the former. Collective on L->comm. */
+static PetscErrorCode tsds_density_rows(tsds_union *ux, const tsds_cert *ct, const int64_t *R, int64_t n_R, double *rho_U, int64_t *near, int64_t *n_certified)
+{
+  int64_t       *rest = NULL, n_rest = 0, d = ux->d, block;
+  float         *Qb = NULL, *send = NULL;
+  int64_t       *Ub = NULL;
+  unsigned char *isolated = NULL;
+
+  PetscFunctionBeginUser;
+  if (!ct) {
+    PetscCall(tsds_density_search(ux, R, n_R, rho_U, near));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  block = tsds_cert_block(ct->m);
+  PetscCall(PetscMalloc1(n_R + 1, &rest));
+  PetscCall(PetscMalloc1(block * d, &Qb));
+  PetscCall(PetscMalloc1(block * d + 1, &send));
+  PetscCall(PetscMalloc2(block, &Ub, block, &isolated));
+  for (int64_t b0 = 0; b0 < n_R; b0 += block) {
+    int64_t b1 = b0 + block < n_R ? b0 + block : n_R, nb = b1 - b0;
+
+    PetscCall(tsds_gather_rows(ux, R, b0, b1, send, Qb));
+    for (int64_t i = 0; i < nb; i++) Ub[i] = ux->U[R[b0 + i]];
+    PetscCall(tsds_cert_check(ux, ct, nb, Qb, Ub, isolated));
+    for (int64_t i = 0; i < nb; i++) {
+      if (isolated[i]) {
+        rho_U[R[b0 + i]] = 1.0; /* = 0 + (1 - 0 / sigma^2), the search's sum (see the certificate) */
+        (*n_certified)++;
+      } else rest[n_rest++] = R[b0 + i];
+    }
+  }
+  PetscCall(PetscFree2(Ub, isolated));
+  PetscCall(PetscFree(send));
+  PetscCall(PetscFree(Qb));
+  PetscCall(tsds_density_search(ux, rest, n_rest, rho_U, near));
+  PetscCall(PetscFree(rest));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -434,18 +907,51 @@ static PetscErrorCode tsds_check_params(const wn_layout *L, const wn_tsds_params
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The next prefix length of a query whose water-filling reached neighbour last + 1 (estimating the unknown
+ * densities): that prefix and an eighth more, and at least 1.5 times the current one (so the rounds are few
+ * even when the estimates fall short), capped at K. */
+static int64_t tsds_grow(int64_t len, int64_t last, int64_t K)
+{
+  int64_t want = last + 2, n = want + want / 8 + 1, floor_n = len + len / 2 + 1;
+
+  if (n < floor_n) n = floor_n;
+  return n < K ? n : K;
+}
+
+/* Fill the M x K densities of the neighbour lists from rho_U where known, else with the estimate 1 (the smallest
+ * density: an isolated point). */
+static void tsds_fill_rho(int64_t MK, const int64_t *index, const int64_t *position, const double *rho_U, const unsigned char *known, double *rho)
+{
+  for (int64_t i = 0; i < MK; i++) {
+    int64_t u = position[index[i]];
+
+    rho[i] = known[u] == 1 ? rho_U[u] : 1.0;
+  }
+}
+
 /**
   @brief TSDS probabilities p over the candidates (METHODS.md 4.2 steps 1-4): exact kNN of the M targets, the
-  densities over the union U of the neighbour lists, the water-filling, and p assembled by owner.
+  densities of the members of the union U of the neighbour lists that the water-filling reaches, the
+  water-filling, and p assembled by owner.
 
   Collective on L->comm.
 
   K = min(max_K, N / 10) and kde_K = min(kde_K, N / 10) (the reference's caps). Step 1: the K nearest candidates
   of each target (wn_knn_search with params->metric; L2 distances are the square roots of the squared ones, as
-  in the reference). Step 2 (sigma > 0): U = the union of the lists (ascending global rows); each u in U gets its
-  min(kde_K, |U|) nearest within U (itself included, at distance 0) and rho_u = sum max(0, 1 - d^2 / sigma^2);
-  sigma = 0 gives rho = 1. Steps 3-4: wn_tsds_waterfill_ on (d_{j,k}, rho_{j,k}), replicated; each rank adds the
-  masses of the neighbours it owns into p_local in query order. The sum of p is checked to be 1.
+  in the reference). Step 2 (sigma > 0): U = the union of the lists (ascending global rows); a member u of U has
+  the density rho_u = sum max(0, 1 - d^2 / sigma^2) over its min(kde_K, |U|) nearest within U (itself included,
+  at distance 0); sigma = 0 gives rho = 1. Steps 3-4: wn_tsds_waterfill_ on (d_{j,k}, rho_{j,k}), replicated;
+  each rank adds the masses of the neighbours it owns into p_local in query order. The sum of p is checked to be 1.
+
+  The densities are computed lazily: the water-filling of query j reads rho_{j,k} for k <= last_k_j + 1 only
+  (its first event, the event after each accepted one, and the masses). Round 0 runs it with every density
+  estimated as 1 and takes each query's prefix up to its last_k + 2 (an eighth more); each round then computes the
+  densities of the prefixes not yet known, runs the water-filling with the unknown ones estimated as 1, and checks
+  that every density it read was known: if so the run is the exact one (it read the true values only) and ends
+  the loop; else each query that read an estimate grows its prefix (tsds_grow) and the next round follows. The
+  prefixes grow strictly and stop at K, so the loop ends. Every density has the bits the eager computation of all
+  of U gives it (see TSDS_QUERY_TILE and the isolation certificate), so p, the level and last_k are exactly the
+  eager ones. WN_TSDS_EAGER=1 in the environment (or the test hook wn_tsds_eager_) computes every density of U.
 
   @param[in]  L        layout of the N candidates (borrowed)
   @param[in]  d        embedding dimension, >= 1
@@ -461,9 +967,13 @@ static PetscErrorCode tsds_check_params(const wn_layout *L, const wn_tsds_params
 PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float *X_local, int64_t M, const float *Q, const wn_tsds_params *params, wn_tsds_result **res)
 {
   MPI_Comm        comm;
-  int64_t         N, cap, K, kde_K, n_U = 0, *index = NULL, *U = NULL, *position = NULL, n_support = 0;
-  double         *dist = NULL, *rho_U = NULL, *rho = NULL, *mass = NULL, sum = 0.0, sum_all = 0.0, tolerance, t0, t1, t2, t3;
+  int64_t         N, cap, K, kde_K, n_U = 0, *index = NULL, *U = NULL, *position = NULL, n_support = 0, *len = NULL, *R = NULL, n_R;
+  int64_t         rounds = 0, n_certified = 0, n_known = 0, near = 0;
+  double         *dist = NULL, *rho_U = NULL, *rho = NULL, *mass = NULL, sum = 0.0, sum_all = 0.0, tolerance, t0, t1, t2, t_density = 0.0, t_fill = 0.0;
+  unsigned char  *known = NULL;
   wn_tsds_result *r = NULL;
+  int             eager_mine, eager = 0;
+  const char     *env = getenv("WN_TSDS_EAGER");
 
   PetscFunctionBeginUser;
   PetscCheck(L && params && res, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_tsds_probabilities: NULL layout, params or result argument");
@@ -480,6 +990,9 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
   PetscCheck(Q && (X_local || L->n_local == 0), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_tsds_probabilities: NULL embeddings");
   K     = params->max_K < cap ? params->max_K : cap;
   kde_K = params->kde_K < cap ? params->kde_K : cap;
+  /* eager or lazy densities: the same choice on every rank */
+  eager_mine = wn_tsds_eager_ || (env && env[0] && strcmp(env, "0") != 0);
+  PetscCallMPI(MPI_Allreduce(&eager_mine, &eager, 1, MPI_INT, MPI_MAX, comm));
 
   PetscCall(PetscNew(&r));
   r->K     = K;
@@ -506,28 +1019,112 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
       U[n_U++]    = g;
     }
 
-  /* step 2: densities over U, replicated */
+  /* steps 2-4: densities (known[u] = 1 once rho_U[u] holds u's density) and the water-filling, replicated */
   t1 = MPI_Wtime();
   PetscCall(PetscMalloc1(n_U, &rho_U));
-  if (params->sigma > 0.0) PetscCall(tsds_density_union(L, d, X_local, U, n_U, kde_K, params->sigma, params->metric, rho_U, &r->n_near_dup));
-  else {
-    for (int64_t u = 0; u < n_U; u++) rho_U[u] = 1.0;
-    r->n_near_dup = 0;
-  }
-  for (int64_t u = 0; u < n_U; u++)
-    PetscCheck(rho_U[u] > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "TSDS: candidate %lld has density %g: sigma = %g is below the resolution of the distances (the point itself is not among its kde_K = %lld nearest)", (long long)U[u],
-               rho_U[u], params->sigma, (long long)kde_K);
-
-  /* steps 3-4: the water-filling, replicated */
-  t2 = MPI_Wtime();
+  PetscCall(PetscCalloc1(n_U, &known));
+  PetscCall(PetscMalloc1(n_U + 1, &R));
   PetscCall(PetscMalloc1(M * K, &rho));
-  for (int64_t i = 0; i < M * K; i++) rho[i] = rho_U[position[index[i]]];
   PetscCall(PetscMalloc1(M, &r->last_k));
-  mass = rho; /* in place: the densities are not needed afterwards (saves M x K doubles) */
-  PetscCall(wn_tsds_waterfill_(M, K, dist, rho, params->alpha, params->C, &r->level, r->last_k, mass, &r->stopped_early));
+  mass = rho; /* in place: the water-filling overwrites the densities with the masses (saves M x K doubles) */
+  if (params->sigma == 0.0 || eager) {
+    if (params->sigma == 0.0)
+      for (int64_t u = 0; u < n_U; u++) rho_U[u] = 1.0;
+    else {
+      tsds_union ux;
 
-  t3 = MPI_Wtime();
-  PetscCall(PetscInfo(NULL, "TSDS: N = %lld, M = %lld, K = %lld, kde_K = %lld, |U| = %lld; kNN %.3f s, density %.3f s, water-filling %.3f s\n", (long long)N, (long long)M, (long long)K, (long long)kde_K, (long long)n_U, t1 - t0, t2 - t1, t3 - t2));
+      for (int64_t u = 0; u < n_U; u++) R[u] = u;
+      PetscCall(tsds_union_setup(L, d, X_local, U, n_U, kde_K, params->sigma, params->metric, &ux));
+      PetscCall(tsds_density_search(&ux, R, n_U, rho_U, &near));
+      PetscCall(tsds_union_destroy(&ux));
+      t_density = MPI_Wtime() - t1;
+      for (int64_t u = 0; u < n_U; u++)
+        PetscCheck(rho_U[u] > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "TSDS: candidate %lld has density %g: sigma = %g is below the resolution of the distances (the point itself is not among its kde_K = %lld nearest)", (long long)U[u], rho_U[u],
+                   params->sigma, (long long)kde_K);
+    }
+    for (int64_t u = 0; u < n_U; u++) known[u] = 1;
+    n_known = n_U;
+    t2      = MPI_Wtime();
+    tsds_fill_rho(M * K, index, position, rho_U, known, rho);
+    PetscCall(wn_tsds_waterfill_(M, K, dist, rho, params->alpha, params->C, &r->level, r->last_k, mass, &r->stopped_early));
+    t_fill = MPI_Wtime() - t2;
+  } else {
+    tsds_union ux;
+    tsds_cert  ct, *ctp = NULL;
+    int64_t    start = wn_tsds_lazy_start_;
+
+    PetscCall(tsds_union_setup(L, d, X_local, U, n_U, kde_K, params->sigma, params->metric, &ux));
+    if (params->metric == WN_KNN_L2 && wn_tsds_certify_) {
+      PetscCall(tsds_cert_setup(&ux, &ct));
+      ctp = &ct;
+    }
+    t_density = MPI_Wtime() - t1;
+    PetscCall(PetscMalloc1(M, &len));
+    /* round 0: the prefixes the water-filling reaches with every density estimated as 1 */
+    t2 = MPI_Wtime();
+    if (start > 0)
+      for (int64_t j = 0; j < M; j++) len[j] = start < K ? start : K;
+    else {
+      tsds_fill_rho(M * K, index, position, rho_U, known, rho);
+      PetscCall(wn_tsds_waterfill_(M, K, dist, rho, params->alpha, params->C, &r->level, r->last_k, mass, &r->stopped_early));
+      for (int64_t j = 0; j < M; j++) len[j] = tsds_grow(0, r->last_k[j], K);
+    }
+    t_fill += MPI_Wtime() - t2;
+    for (;;) {
+      int64_t n_short = 0;
+
+      rounds++;
+      /* the prefixes' densities not known yet, in ascending U positions (marked 2 first) */
+      for (int64_t j = 0; j < M; j++)
+        for (int64_t k = 0; k < len[j]; k++) {
+          int64_t u = position[index[j * K + k]];
+
+          if (!known[u]) known[u] = 2;
+        }
+      n_R = 0;
+      for (int64_t u = 0; u < n_U; u++)
+        if (known[u] == 2) R[n_R++] = u;
+      t2 = MPI_Wtime();
+      PetscCall(tsds_density_rows(&ux, ctp, R, n_R, rho_U, &near, &n_certified));
+      t_density += MPI_Wtime() - t2;
+      for (int64_t i = 0; i < n_R; i++) {
+        PetscCheck(rho_U[R[i]] > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "TSDS: candidate %lld has density %g: sigma = %g is below the resolution of the distances (the point itself is not among its kde_K = %lld nearest)", (long long)U[R[i]],
+                   rho_U[R[i]], params->sigma, (long long)kde_K);
+        known[R[i]] = 1;
+      }
+      n_known += n_R;
+      /* the water-filling with the unknown densities estimated; exact if it read known ones only */
+      t2 = MPI_Wtime();
+      tsds_fill_rho(M * K, index, position, rho_U, known, rho);
+      PetscCall(wn_tsds_waterfill_(M, K, dist, rho, params->alpha, params->C, &r->level, r->last_k, mass, &r->stopped_early));
+      t_fill += MPI_Wtime() - t2;
+      for (int64_t j = 0; j < M; j++) {
+        int64_t top = r->last_k[j] + 1 < K ? r->last_k[j] + 1 : K - 1, k;
+
+        for (k = len[j]; k <= top; k++)
+          if (known[position[index[j * K + k]]] != 1) break;
+        if (k <= top) {
+          PetscCheck(len[j] < K, PETSC_COMM_SELF, PETSC_ERR_PLIB, "TSDS: query %lld read an unknown density within its full list", (long long)j);
+          len[j] = tsds_grow(len[j], r->last_k[j], K);
+          n_short++;
+        }
+      }
+      if (n_short == 0) break;
+    }
+    if (ctp) PetscCall(tsds_cert_destroy(ctp));
+    PetscCall(tsds_union_destroy(&ux));
+    PetscCall(PetscFree(len));
+  }
+  r->n_near_dup = near;
+  r->n_union    = n_U;
+  r->n_density  = n_known;
+  wn_tsds_stats_[0] = rounds;
+  wn_tsds_stats_[1] = n_known;
+  wn_tsds_stats_[2] = n_certified;
+  wn_tsds_stats_[3] = n_known - n_certified;
+
+  PetscCall(PetscInfo(NULL, "TSDS: N = %lld, M = %lld, K = %lld, kde_K = %lld, |U| = %lld; kNN %.3f s; densities %.3f s (%s: %lld rounds, %lld densities, %lld certified isolated, %lld searched); water-filling %.3f s\n", (long long)N, (long long)M, (long long)K, (long long)kde_K, (long long)n_U, t1 - t0, t_density,
+                      params->sigma == 0.0 ? "sigma 0" : eager ? "eager" : "lazy", (long long)rounds, (long long)n_known, (long long)n_certified, (long long)(n_known - n_certified), t_fill));
   /* p and rho of this rank's candidates; p adds the masses in query order, then neighbour order */
   PetscCall(PetscCalloc1(L->n_local, &r->p_local));
   PetscCall(PetscCalloc1(L->n_local, &r->rho_local));
@@ -540,7 +1137,7 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
   for (int64_t i = 0; i < L->n_local; i++) {
     int64_t u = position[L->row_start + i];
 
-    if (u >= 0) r->rho_local[i] = rho_U[u];
+    if (u >= 0 && known[u] == 1) r->rho_local[i] = rho_U[u];
     if (r->p_local[i] > 0.0) n_support++;
     sum += r->p_local[i];
   }
@@ -551,6 +1148,8 @@ PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float 
   PetscCheck(fabs(sum_all - 1.0) <= tolerance, comm, PETSC_ERR_PLIB, "TSDS probabilities sum to %.17g, not 1 (tolerance %g)", sum_all, tolerance);
 
   PetscCall(PetscFree(rho)); /* and mass */
+  PetscCall(PetscFree(R));
+  PetscCall(PetscFree(known));
   PetscCall(PetscFree(rho_U));
   PetscCall(PetscFree(U));
   PetscCall(PetscFree(position));

@@ -30,13 +30,19 @@ typedef struct {
                               keeps it though the event is not accepted), else of the last event; 0 when K = 1 */
   int64_t *last_k;         /* M entries: each query's last neighbour with full share (-1: none), replicated, owned */
   double  *p_local;        /* layout->n_local probabilities of this rank's candidates (sum over ranks = 1), owned */
-  double  *rho_local;      /* layout->n_local densities (0 for candidates in no neighbour list), owned */
+  double  *rho_local;      /* layout->n_local densities, 0 where not computed (candidates in no neighbour list, and
+                              the members of U the water-filling never reached: the densities are lazy), owned */
   int64_t  n_support;      /* candidates with p > 0 (over all ranks) */
-  int64_t  n_near_dup;     /* near-duplicates counted as the reference logs them: sum over U of #(kernel > 0) - 1 */
+  int64_t  n_near_dup;     /* near-duplicates as the reference logs them, sum of #(kernel > 0) - 1, but among the
+                              computed densities (the reference: over all of U; WN_TSDS_EAGER=1 computes all of U) */
+  int64_t  n_union;        /* |U|: candidates in some target's neighbour list */
+  int64_t  n_density;      /* densities computed (|U| when eager or sigma = 0) */
   PetscBool stopped_early; /* the stop rule fired (else the level is that of the last event) */
 } wn_tsds_result;
 
-/* Compute p for the candidates (rows of L, X_local) and the M targets Q (replicated). Collective.
+/* Compute p for the candidates (rows of L, X_local) and the M targets Q (replicated). Collective. Only the
+ * densities the water-filling reads are computed (exactly the values, hence the p, of computing all of U).
+ * The environment variable WN_TSDS_EAGER=1 computes every density of U (for checks).
  * Errors (collective, naming the values): C <= 0, sigma < 0, alpha outside [0, 1], N too small for the caps
  * (N / 10 < 1), K or kde_K < 1 after the caps. */
 PETSC_EXTERN PetscErrorCode wn_tsds_probabilities(const wn_layout *L, int64_t d, const float *X_local, int64_t M, const float *Q, const wn_tsds_params *params, wn_tsds_result **res);

@@ -2,7 +2,9 @@
  * cases (the level s, each query's last neighbour, the masses), checked against a brute-force replay of the
  * events; the probabilities end to end on small 1-D data whose distances are exact integers (hand-computed p,
  * sigma = 0 and sigma > 0, alpha at 0 and 1, near-duplicates sharing mass); the same p bits and the same samples
- * on any rank count as on one rank; sampling with and without replacement; and the bad-input errors.
+ * on any rank count as on one rank; the lazy densities (only those the water-filling reads, with the isolation
+ * certificate) giving bit for bit the p of the eager ones (every density of U); sampling with and without
+ * replacement; and the bad-input errors.
  * The pure cases call the test hooks of tsds.c, declared here (tsds.c has no private header).
  */
 #include "wn_test.h"
@@ -14,6 +16,8 @@
 extern PetscErrorCode wn_tsds_waterfill_(int64_t M, int64_t K, const double *dist, const double *rho, double alpha, double C, double *level, int64_t *last_k, double *mass, PetscBool *stopped);
 extern PetscErrorCode wn_tsds_density_(int64_t n, int64_t k, const double *dist, double sigma, double *rho, int64_t *n_near_dup);
 extern size_t         wn_tsds_block_bytes_;
+extern int            wn_tsds_eager_, wn_tsds_certify_;
+extern int64_t        wn_tsds_lazy_start_, wn_tsds_stats_[4];
 
 #define CLOSE(a, b) (fabs((a) - (b)) <= 1e-12 * (1.0 + fabs(b)))
 
@@ -646,11 +650,29 @@ START_TEST(density_brute_force)
   par.sigma = sigma;
   par.max_K = 100;
   par.kde_K = kde_K;
+  /* every density of U (eager), so that rho > 0 marks U */
+  wn_tsds_eager_ = 1;
   OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &r));
   OK_ALL(wn_tsds_probabilities(&Ls, d, X, M, Q, &par, &rs));
+  wn_tsds_eager_ = 0;
   gather_global(&L, r->rho_local, rho);
   gather_global(&L, r->p_local, p);
   if (memcmp(rho, rs->rho_local, sizeof(double) * N) || memcmp(p, rs->p_local, sizeof(double) * N) || r->n_near_dup != rs->n_near_dup) ok = 0;
+  if (r->n_density != r->n_union || wn_tsds_stats_[0] != 0) ok = 0;
+  WN_CK_OK(wn_tsds_result_destroy(&rs));
+  {
+    /* lazy: the same p bits; its densities (fewer, here) are the eager ones */
+    double *rho_lazy = malloc(sizeof(double) * N), *p_lazy = malloc(sizeof(double) * N);
+
+    OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &rs));
+    gather_global(&L, rs->rho_local, rho_lazy);
+    gather_global(&L, rs->p_local, p_lazy);
+    if (memcmp(p, p_lazy, sizeof(double) * N) || rs->n_density >= rs->n_union || rs->n_union != r->n_union) ok = 0;
+    for (int64_t g = 0; g < N; g++)
+      if (rho_lazy[g] != 0.0 && rho_lazy[g] != rho[g]) ok = 0;
+    free(rho_lazy);
+    free(p_lazy);
+  }
   for (int64_t g = 0; g < N; g++)
     if (rho[g] > 0) U[n_U++] = g;
   for (int64_t a = 0; a < n_U; a++) {
@@ -689,6 +711,134 @@ START_TEST(density_brute_force)
   free(p);
   free(U);
   free(pairs);
+}
+END_TEST
+
+/* Clustered data: 12 far-apart centres in [-4, 4]^d with uniform noise of width 1 (most points have no other point
+ * within sigma = 0.75, so the isolation certificate settles them), plus exact copies and near copies (searched). */
+static void clustered_data(int64_t N, int64_t d, int64_t M, uint64_t seed, float *X, float *Q)
+{
+  for (int64_t g = 0; g < N; g++)
+    for (int64_t c = 0; c < d; c++) X[g * d + c] = (float)(8.0 * (wn_uniform01(seed, (uint64_t)((g % 12) * d + c)) - 0.5) + wn_uniform01(seed + 1, (uint64_t)(g * d + c)) - 0.5);
+  for (int64_t g = 50; g < N; g += 97) /* copies */
+    for (int64_t c = 0; c < d; c++) X[g * d + c] = X[(g - 13) * d + c];
+  for (int64_t g = 70; g < N; g += 89) /* near copies */
+    for (int64_t c = 0; c < d; c++) X[g * d + c] = X[(g - 29) * d + c] + 0.05f;
+  for (int64_t t = 0; t < M; t++)
+    for (int64_t c = 0; c < d; c++) Q[t * d + c] = (float)(8.0 * (wn_uniform01(seed, (uint64_t)((t % 12) * d + c)) - 0.5) + wn_uniform01(seed + 2, (uint64_t)(t * d + c)) - 0.5);
+}
+
+/* Lazy on comm against eager on PETSC_COMM_SELF: p, last_k, level, stop and support bit for bit; every density the
+ * lazy run computed is the eager one, and every candidate with mass has its density computed. Returns 1 when all
+ * hold, with the lazy run's statistics (rounds, densities, certified, searched) and counts. Collective. */
+static int lazy_vs_eager(const wn_layout *L, const wn_layout *Ls, int64_t d, const float *X, int64_t M, const float *Q, const wn_tsds_params *par, int64_t *stats, int64_t *n_density, int64_t *n_union)
+{
+  wn_tsds_result *r = NULL, *e = NULL;
+  int64_t         N = L->n_global;
+  double         *p = malloc(sizeof(double) * (size_t)N), *rho = malloc(sizeof(double) * (size_t)N);
+  int             ok = 1;
+
+  wn_tsds_eager_ = 1;
+  if (wn_tsds_probabilities(Ls, d, X, M, Q, par, &e)) ok = 0;
+  wn_tsds_eager_ = 0;
+  if (wn_tsds_probabilities(L, d, X + L->row_start * d, M, Q, par, &r)) ok = 0;
+  if (!ok) return 0; /* both calls failed or succeeded together (their errors are collective) */
+  memcpy(stats, wn_tsds_stats_, sizeof(int64_t) * 4);
+  gather_global(L, r->p_local, p);
+  gather_global(L, r->rho_local, rho);
+  if (memcmp(p, e->p_local, sizeof(double) * (size_t)N) || memcmp(r->last_k, e->last_k, sizeof(int64_t) * (size_t)M)) ok = 0;
+  if (r->level != e->level || r->stopped_early != e->stopped_early || r->n_support != e->n_support) ok = 0;
+  if (r->n_union != e->n_union || e->n_density != e->n_union || r->n_density > r->n_union || r->n_near_dup > e->n_near_dup) ok = 0;
+  if (par->sigma == 0.0 && r->n_density != r->n_union) ok = 0;
+  for (int64_t g = 0; g < N; g++) {
+    if (rho[g] != 0.0 && rho[g] != e->rho_local[g]) ok = 0;
+    if (p[g] > 0.0 && rho[g] == 0.0) ok = 0;
+  }
+  *n_density = r->n_density;
+  *n_union   = r->n_union;
+  wn_tsds_result_destroy(&r);
+  wn_tsds_result_destroy(&e);
+  free(p);
+  free(rho);
+  return ok;
+}
+
+/* The lazy densities give the eager p bit for bit: random data with copies and clustered data (certified points,
+ * searched points), alpha 0 (no stop: every prefix grows to K), 0.5 and 1, sigma 0 and > 0, the predicted first
+ * prefixes and prefixes of 1 (several rounds), with and without the isolation certificate; and WN_TSDS_EAGER=1. */
+START_TEST(lazy_equals_eager)
+{
+  MPI_Comm      comm = PETSC_COMM_WORLD;
+  const double  alphas[] = {0.0, 0.5, 1.0};
+  int64_t       max_rounds = 0, certified = 0, searched = 0, partial = 0;
+
+  for (int data = 0; data < 2; data++) {
+    const int64_t N = data ? 2400 : 103, d = data ? 16 : 5, M = data ? 24 : 7;
+    float        *X = malloc(sizeof(float) * (size_t)(N * d)), *Q = malloc(sizeof(float) * (size_t)(M * d));
+    const double  sigmas[] = {0.0, 0.75, data ? 1.25 : 1.5};
+    wn_layout     L, Ls;
+
+    if (data) clustered_data(N, d, M, 11, X, Q);
+    else random_data(N, d, M, 7, X, Q);
+    WN_CK_OK(wn_layout_init(comm, N, &L));
+    WN_CK_OK(wn_layout_init(PETSC_COMM_SELF, N, &Ls));
+    for (size_t a = 0; a < 3; a++)
+      for (size_t s = 0; s < 3; s++)
+        for (int start = 0; start < 2; start++)
+          for (int certify = 0; certify < 2; certify++) {
+            wn_tsds_params par = test_params();
+            int64_t        stats[4] = {0, 0, 0, 0}, n_density = 0, n_union = 0;
+            int            ok;
+
+            par.alpha           = alphas[a];
+            par.sigma           = sigmas[s];
+            par.max_K           = data ? 60 : 8;
+            par.kde_K           = data ? 40 : 6;
+            par.C               = data ? 0.3 : 0.5;
+            wn_tsds_lazy_start_ = start;
+            wn_tsds_certify_    = certify;
+            ok                  = lazy_vs_eager(&L, &Ls, d, X, M, Q, &par, stats, &n_density, &n_union);
+            wn_tsds_lazy_start_ = 0;
+            wn_tsds_certify_    = 1;
+            /* alpha = 0: the stop rule never fires, every query reads its whole list */
+            if (alphas[a] == 0.0 && n_density != n_union) ok = 0;
+            if (par.sigma > 0 && !certify && stats[2] != 0) ok = 0;
+            WN_CK_ASSERT_ALL(comm, ok);
+            if (stats[0] > max_rounds) max_rounds = stats[0];
+            if (par.sigma > 0) {
+              certified += stats[2];
+              searched += stats[3];
+              partial += n_density < n_union ? 1 : 0;
+            }
+          }
+    free(X);
+    free(Q);
+  }
+  /* the cases exercised several rounds, the certificate, the searches and partial sets of densities */
+  WN_CK_ASSERT_ALL(comm, max_rounds >= 3 && certified > 0 && searched > 0 && partial > 0);
+
+  {
+    /* WN_TSDS_EAGER=1 in the environment: every density of U, no rounds */
+    const int64_t   N = 103, d = 5, M = 7;
+    float           X[103 * 5], Q[7 * 5];
+    wn_layout       L;
+    wn_tsds_params  par = test_params();
+    wn_tsds_result *r   = NULL;
+
+    random_data(N, d, M, 7, X, Q);
+    WN_CK_OK(wn_layout_init(comm, N, &L));
+    par.max_K = 8;
+    par.kde_K = 6;
+    par.C     = 0.5;
+    setenv("WN_TSDS_EAGER", "1", 1);
+    OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &r));
+    unsetenv("WN_TSDS_EAGER");
+    WN_CK_ASSERT_ALL(comm, wn_tsds_stats_[0] == 0 && r->n_density == r->n_union);
+    WN_CK_OK(wn_tsds_result_destroy(&r));
+    OK_ALL(wn_tsds_probabilities(&L, d, X + L.row_start * d, M, Q, &par, &r));
+    WN_CK_ASSERT_ALL(comm, wn_tsds_stats_[0] >= 1);
+    WN_CK_OK(wn_tsds_result_destroy(&r));
+  }
 }
 END_TEST
 
@@ -827,6 +977,7 @@ static Suite *make_suite(void)
   tcase_add_test(dist, probabilities_near_duplicates);
   tcase_add_test(dist, rank_independence);
   tcase_add_test(dist, density_brute_force);
+  tcase_add_test(dist, lazy_equals_eager);
   tcase_add_test(dist, sampling);
   tcase_add_test(dist, errors);
   suite_add_tcase(s, pure);
