@@ -60,8 +60,8 @@ PetscErrorCode wn_select_tsds(wn_problem *prob, wn_selection **sel, double **sco
 
   PetscCall(wn_report_check(prob->report, "probability_sum", fabs(psum - 1.0) <= 1e-12 ? PETSC_TRUE : PETSC_FALSE, "sum of p over %lld candidates = %.17g (|1 - sum| = %.2e, tolerance 1e-12)", (long long)pool->layout.n_global, psum, fabs(psum - 1.0)));
   PetscCall(wn_report_check(prob->report, "draws", draws == params.sample_size ? PETSC_TRUE : PETSC_FALSE, "%lld draws (%s replacement) gave %lld distinct candidates", (long long)draws, params.replace ? "with" : "without", (long long)n));
-  PetscCall(PetscPrintf(prob->comm, "tsds: K = %lld neighbours per target, kde_K = %lld, level s = %.6g%s; %lld candidates carry mass; %lld near-duplicates\n", (long long)r->K, (long long)r->kde_K, r->level, r->stopped_early ? " (stop rule)" : " (no stop: last level)",
-                        (long long)r->n_support, (long long)r->n_near_dup));
+  PetscCall(PetscPrintf(prob->comm, "tsds: K = %lld neighbours per target, kde_K = %lld, level s = %.6g%s; %lld candidates carry mass; %lld near-duplicates among %lld computed densities (union of neighbour lists: %lld)\n", (long long)r->K, (long long)r->kde_K, r->level,
+                        r->stopped_early ? " (stop rule)" : " (no stop: last level)", (long long)r->n_support, (long long)r->n_near_dup, (long long)r->n_density, (long long)r->n_union));
   PetscCall(wn_report_result(prob->report, "tsds_K", "%lld", (long long)r->K));
   PetscCall(wn_report_result(prob->report, "tsds_level", "%.6g", r->level));
   PetscCall(wn_report_result(prob->report, "tsds_support", "%lld", (long long)r->n_support));
