@@ -544,6 +544,23 @@ static inline float facility_row_max(const float *row, int64_t M)
   return m;
 }
 
+/* max(lowest, (float)(factor * max_t K[i, t])) for every row i of K, computed by the row owners (product in
+ * double, rounded to float) and allgathered: the FLMI caps and the FLCG floors. Collective. */
+static PetscErrorCode facility_scaled_row_max(const wn_kernel *K, double factor, float lowest, float **out)
+{
+  float *local;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1((size_t)K->layout.n_local + 1, &local));
+  for (int64_t i = 0; i < K->layout.n_local; i++) {
+    float v  = (float)(factor * (double)facility_row_max(K->values + (size_t)i * (size_t)K->n_cols, K->n_cols));
+    local[i] = v > lowest ? v : lowest;
+  }
+  PetscCall(facility_allgather_rows(&K->layout, local, out));
+  PetscCall(PetscFree(local));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief FLMI caps: cap_i = max(FLT_MIN, eta * max_q SQ[i, q]) for every pool row i (submodlib FL1MI).
 
@@ -557,18 +574,10 @@ static inline float facility_row_max(const float *row, int64_t M)
 **/
 PetscErrorCode wn_facility_flmi_caps(const wn_kernel *SQ, double eta, float **cap)
 {
-  float *local;
-
   PetscFunctionBeginUser;
   PetscCheck(SQ != NULL && cap != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_facility_flmi_caps needs a kernel and an output");
   PetscCall(facility_check_side(SQ, eta, "FLMI caps", "eta"));
-  PetscCall(PetscMalloc1((size_t)SQ->layout.n_local + 1, &local));
-  for (int64_t i = 0; i < SQ->layout.n_local; i++) {
-    float v  = (float)(eta * (double)facility_row_max(SQ->values + (size_t)i * (size_t)SQ->n_cols, SQ->n_cols));
-    local[i] = v > FLT_MIN ? v : FLT_MIN;
-  }
-  PetscCall(facility_allgather_rows(&SQ->layout, local, cap));
-  PetscCall(PetscFree(local));
+  PetscCall(facility_scaled_row_max(SQ, eta, FLT_MIN, cap));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -585,17 +594,9 @@ PetscErrorCode wn_facility_flmi_caps(const wn_kernel *SQ, double eta, float **ca
 **/
 PetscErrorCode wn_facility_flcg_floors(const wn_kernel *SP, double nu, float **floor)
 {
-  float *local;
-
   PetscFunctionBeginUser;
   PetscCheck(SP != NULL && floor != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "wn_facility_flcg_floors needs a kernel and an output");
   PetscCall(facility_check_side(SP, nu, "FLCG floors", "nu"));
-  PetscCall(PetscMalloc1((size_t)SP->layout.n_local + 1, &local));
-  for (int64_t i = 0; i < SP->layout.n_local; i++) {
-    float v  = (float)(nu * (double)facility_row_max(SP->values + (size_t)i * (size_t)SP->n_cols, SP->n_cols));
-    local[i] = v > 0.0f ? v : 0.0f;
-  }
-  PetscCall(facility_allgather_rows(&SP->layout, local, floor));
-  PetscCall(PetscFree(local));
+  PetscCall(facility_scaled_row_max(SP, nu, 0.0f, floor));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
