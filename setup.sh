@@ -25,6 +25,7 @@ usage: ./setup.sh demo | test | --help
            src/winnow featurize inputs/wordnet_food_featurize.opts   (text -> embeddings, 100 noun.food targets held out)
            src/winnow run inputs/wordnet_food_fl.opts                (facility location, whole pool)
            src/winnow run inputs/wordnet_food_flmi.opts              (DELIFT FLMI, 20,000-candidate subsample)
+           src/winnow run inputs/wordnet_food_tsds.opts              (TSDS, whole pool)
            src/winnow run inputs/demo_fiori_fl.opts                  (the same on MiniLM embeddings)
            src/winnow run inputs/demo_fiori_flmi.opts
          and print where the outputs are.
@@ -152,7 +153,7 @@ if [ "$mode" = demo ]; then
   np=${WN_NP:-2}
   mkdir -p out
   # the text pipeline on WordNet (featurize, then select), then the same methods on real MiniLM embeddings
-  for deck in inputs/wordnet_food_featurize.opts inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  for deck in inputs/wordnet_food_featurize.opts inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     [ -f "$deck" ] || die "demo deck $deck is missing"
     name=$(basename "$deck" .opts)
     log=out/$name.log
@@ -167,7 +168,7 @@ if [ "$mode" = demo ]; then
     grep -q '^RESULT ' "$log" || die "the $name run printed no RESULT line (log: $root/$log)"
   done
   section "demo outputs"
-  for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     name=$(basename "$deck" .opts)
     prefix=$(awk '$1 == "-wn_output" { print $2 }' "$deck" | tail -n 1)
     printf '%s:\n  log     %s\n' "$name" "$root/out/$name.log"
