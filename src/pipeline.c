@@ -228,7 +228,6 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
     int64_t T_main = (needs & WN_NEEDS_POOL_KERNEL) ? N : run->targets->m;
     if (cfg->sparse_k > 0) bytes += wn_kernel_sparse_bytes(nl, T_main, d, cfg->sparse_k, &cfg->kernel);
     else bytes += wn_kernel_bytes(nl, T_main, d, &cfg->kernel);
-    if (needs & WN_NEEDS_POOL_KERNEL) bytes += (double)T_main * (double)d * sizeof(float); /* the allgathered pool */
   }
   if (needs & WN_NEEDS_QUERY_KERNEL) bytes += wn_kernel_bytes(nl, run->targets->m, d, &cfg->kernel);
   if (needs & WN_NEEDS_PRIVATE_KERNEL) bytes += wn_kernel_bytes(nl, run->private_set->m, d, &cfg->kernel);
