@@ -15,6 +15,18 @@
 /* Columns of the main kernel, dense or sparse. */
 static int64_t delift_cols(const wn_problem *prob) { return prob->KS ? prob->KS->n_cols : prob->K->n_cols; }
 
+/* The checks every DELIFT stage makes: an N x N main kernel and, for stages 2 and 3, a second kernel (query or
+ * existing data) with one row per pool candidate. Collective (every rank holds the same sizes). */
+static PetscErrorCode delift_check(const wn_problem *prob, const char *method, const wn_kernel *second, const char *second_what, const char *second_option)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "%s needs an N x N pool kernel, got %lld x %lld", method, (long long)prob->N, (long long)delift_cols(prob));
+  if (!second_what) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCheck(second, prob->comm, PETSC_ERR_ARG_WRONG, "%s needs the %s kernel (%s)", method, second_what, second_option);
+  PetscCheck(second->layout.n_global == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "%s: the %s kernel has %lld rows but the pool kernel has %lld", method, second_what, (long long)second->layout.n_global, (long long)prob->N);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief DELIFT stage 1: facility location within the pool (N x N kernel).
 
@@ -23,7 +35,7 @@ static int64_t delift_cols(const wn_problem *prob) { return prob->KS ? prob->KS-
 PetscErrorCode wn_select_fl_pool(wn_problem *prob, wn_selection **sel, double **scores)
 {
   PetscFunctionBeginUser;
-  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "fl_pool needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
+  PetscCall(delift_check(prob, "fl_pool", NULL, NULL, NULL));
   PetscCall(wn_facility_run(prob, NULL, NULL, sel, scores));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -39,9 +51,7 @@ PetscErrorCode wn_select_flmi(wn_problem *prob, wn_selection **sel, double **sco
   float *cap = NULL;
 
   PetscFunctionBeginUser;
-  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flmi needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
-  PetscCheck(prob->K_query, prob->comm, PETSC_ERR_ARG_WRONG, "flmi needs the pool-by-target kernel (-wn_query_kernel_dataset)");
-  PetscCheck(prob->K_query->layout.n_global == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flmi: the query kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_query->layout.n_global, (long long)prob->N);
+  PetscCall(delift_check(prob, "flmi", prob->K_query, "pool-by-target (query)", "-wn_query_kernel_dataset"));
   PetscCall(wn_facility_flmi_caps(prob->K_query, prob->param_eta, &cap));
   PetscCall(wn_facility_run(prob, cap, NULL, sel, scores));
   PetscCall(PetscFree(cap));
@@ -58,9 +68,7 @@ PetscErrorCode wn_select_flcg(wn_problem *prob, wn_selection **sel, double **sco
   float *floor0 = NULL;
 
   PetscFunctionBeginUser;
-  PetscCheck(delift_cols(prob) == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flcg needs an N x N pool kernel, got %lld x %lld", (long long)prob->N, (long long)delift_cols(prob));
-  PetscCheck(prob->K_private, prob->comm, PETSC_ERR_ARG_WRONG, "flcg needs the pool-by-existing-data kernel (-wn_private_kernel_dataset)");
-  PetscCheck(prob->K_private->layout.n_global == prob->N, prob->comm, PETSC_ERR_ARG_SIZ, "flcg: the private kernel has %lld rows but the pool kernel has %lld", (long long)prob->K_private->layout.n_global, (long long)prob->N);
+  PetscCall(delift_check(prob, "flcg", prob->K_private, "pool-by-existing-data", "-wn_private_kernel_dataset"));
   PetscCall(wn_facility_flcg_floors(prob->K_private, prob->param_nu, &floor0));
   PetscCall(wn_facility_run(prob, NULL, floor0, sel, scores));
   PetscCall(PetscFree(floor0));
