@@ -1,0 +1,3 @@
+/* dpp.h - placeholder contract, written next */
+#pragma once
+#include <winnow/error.h>

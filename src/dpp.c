@@ -1,0 +1,2 @@
+/* dpp.c - placeholder (being written). */
+#include <winnow/dpp.h>

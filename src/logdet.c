@@ -1,0 +1,2 @@
+/* logdet.c - placeholder (being written). */
+#include <winnow/logdet.h>

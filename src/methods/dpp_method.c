@@ -1,0 +1,2 @@
+/* dpp_method.c - placeholder (being written). */
+#include <winnow/method.h>

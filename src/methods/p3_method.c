@@ -1,0 +1,2 @@
+/* p3_method.c - placeholder (being written). */
+#include <winnow/method.h>
