@@ -226,7 +226,8 @@ static PetscErrorCode greedy_naive_pass(wn_objective *obj, const unsigned char *
 }
 
 /* Local best of a naive pass, scanned in index order so that a strict '>' keeps the lowest index on ties;
- * NaN gains raise GREEDY_FLAG_NAN and are skipped; no eligible row gives (-inf, INT64_MAX). Not collective. */
+ * NaN gains raise GREEDY_FLAG_NAN and are skipped, -inf gains mark rows that are not candidates and are skipped;
+ * no eligible row gives (-inf, INT64_MAX). Not collective. */
 static void greedy_scan(int64_t n_local, int64_t row_start, const unsigned char *selected, const double *gains, greedy_best *best)
 {
   best->gain  = -INFINITY;
@@ -237,6 +238,7 @@ static void greedy_scan(int64_t n_local, int64_t row_start, const unsigned char 
       best->flags |= GREEDY_FLAG_NAN;
       continue;
     }
+    if (gains[i] == -INFINITY) continue; /* not a candidate (e.g. outside the DPP's eligible set) */
     if (best->index == INT64_MAX || gains[i] > best->gain) {
       best->gain  = gains[i];
       best->index = row_start + i;
@@ -280,7 +282,7 @@ static PetscErrorCode greedy_lazy_best(wn_objective *obj, greedy_entry *heap, in
     greedy_sift_down(heap, n_heap, 0);
   }
   PetscCall(PetscLogEventEnd(greedy_event_gain, 0, 0, 0, 0));
-  if (!(best->flags & GREEDY_FLAG_NAN)) {
+  if (!(best->flags & GREEDY_FLAG_NAN) && heap[0].bound != -INFINITY) { /* -inf on top: no candidate left */
     best->gain  = heap[0].bound;
     best->index = obj->layout->row_start + heap[0].local;
   }
@@ -452,7 +454,7 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
       reason = "exhausted";
       break;
     }
-    if (best.gain < params->min_gain) {
+    if (best.gain < params->min_gain && !(params->first_pick_free && n == 0)) {
       reason = "min_gain";
       break;
     }

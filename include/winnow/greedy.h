@@ -20,7 +20,8 @@ typedef struct wn_objective {
   size_t           payload_bytes; /* size of the broadcast payload */
   PetscBool        lazy_ok;       /* PETSC_TRUE when stale gains are upper bounds (submodular) */
   /* Exact marginal gain of local candidate i (0 <= i < n_local) in the current state. Must give the same
-   * bits for the same global candidate on any rank count. */
+   * bits for the same global candidate on any rank count. -INFINITY means "not a candidate" (never picked;
+   * when every unselected row says so the loop stops with "exhausted"). */
   PetscErrorCode (*gain)(void *ctx, int64_t i, double *gain);
   /* Optional fast path: gains of all local candidates (skipping entries with selected[i] != 0, whose gain is
    * left untouched). NULL means the engine loops over gain(). Must give the same bits as gain(). */
@@ -44,6 +45,7 @@ typedef struct {
   const int64_t *warm;              /* global rows picked first, in this order (borrowed); may be NULL */
   int64_t        n_warm;
   double         progress_interval; /* seconds between progress lines on rank 0; <= 0 disables */
+  PetscBool      first_pick_free;   /* the first pick is taken even below min_gain (Chen et al.'s DPP MAP) */
 } wn_greedy_params;
 
 typedef struct {
