@@ -16,6 +16,9 @@
 #include <winnow/util.h>
 
 const char *const wn_command_names[] = {"featurize", "kernel", "select", "run", "info", "bench", "help", "wn_command", "WN_CMD_", NULL};
+const char *const wn_dpp_kernel_names[]   = {"auto", "cosine", "dot", "rbf", "wn_dpp_kernel", "WN_DPP_KERNEL_", NULL};
+const char *const wn_p3_mode_names[]      = {"rounds", "onepass", "wn_p3_mode", "WN_P3_MODE_", NULL};
+const char *const wn_p3_features_names[]  = {"signals", "embedding", "wn_p3_features", "WN_P3_FEATURES_", NULL};
 
 /* ---- subcommand and deck, before PETSc starts ----------------------------------------------- */
 
@@ -179,6 +182,16 @@ static void config_defaults(wn_config *cfg)
   cfg->tsds.kde_K        = 1000;
   cfg->tsds.replace      = PETSC_TRUE;
   cfg->tsds.metric       = WN_KNN_L2;
+  cfg->dpp_kernel        = 0;
+  cfg->dpp.jitter        = 0.0;
+  cfg->dpp.epsilon       = 1e-10;
+  cfg->dpp_check         = PETSC_TRUE;
+  cfg->dpp_check_tol     = 1e-6;
+  cfg->p3_epochs         = 5;
+  cfg->p3_pct_start      = 45.0;
+  cfg->p3_pct_end        = 95.0;
+  cfg->p3_source         = WN_P3_SOURCE_AUTO;
+  cfg->p3_alpha          = 0.1;
   strcpy(cfg->output, "winnow_out");
   strcpy(cfg->featurize.output, "features.h5");
   strcpy(cfg->featurize.text_fields, "text");
@@ -274,6 +287,28 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_tsds_metric", "TSDS kNN distance: l2 (the reference) or cosine", wn_knn_metric_names, 2, &metric));
     cfg->tsds.metric = (wn_knn_metric)metric;
   }
+  {
+    int src = (int)cfg->p3_source;
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_dpp_kernel", "DPP similarity S: auto (dpp: cosine; p3 rounds: dot of the normalised features; p3 onepass: rbf), cosine, dot, rbf (-wn_kernel_gamma)", wn_dpp_kernel_names, 4, &cfg->dpp_kernel));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_dpp_jitter", "Added to the DPP kernel's diagonal (makes a low-rank L full rank), >= 0", "", &cfg->dpp.jitter));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_dpp_epsilon", "DPP greedy stops when the largest Schur complement d^2 is below this (Chen et al.: 1e-10)", "", &cfg->dpp.epsilon));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_dpp_quality", "dpp: dataset of N qualities q >= 0 in the candidates file, L = diag(q) S diag(q); \"\" = 1 [dataset]", "dataset", cfg->dpp_quality, sizeof(cfg->dpp_quality)));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_dpp_check", "Recompute log det(L_Y) with ScaLAPACK (pdpotrf) and compare with the greedy's [bool]", &cfg->dpp_check));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_dpp_check_tol", "Relative tolerance of that comparison, |a - b| / max(1, |b|)", "", &cfg->dpp_check_tol));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_dpp_normalize", "Also compute log det(L + I) over the candidates (ScaLAPACK) and report log P(Y) [bool]", &cfg->dpp_normalize));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_dpp_nb", "ScaLAPACK block size of the log-determinants, 0 = 64 [rows]", "rows", &cfg->dpp_nb));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_p3_epoch", "p3: the epoch e whose signals are read (0-based) [epoch]", "epoch", &cfg->p3_epoch));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_p3_epochs", "p3: number of epochs E of the percentile schedule [epochs]", "epochs", &cfg->p3_epochs));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_p3_pct_start", "p3: percentile at epoch 0 (the reference: 45) [%]", "%", &cfg->p3_pct_start));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_p3_pct_end", "p3: percentile the schedule heads to at epoch E (the reference: 95) [%]", "%", &cfg->p3_pct_end));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_p3_signals", "p3: HDF5 file with /signals/epoch_<e>/...; default: the candidates file [path]", "path", cfg->p3_signals, sizeof(cfg->p3_signals)));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_p3_source", "p3: difficulty from auto (difficulty if present, else steps), steps (step_prob + step_offset) or difficulty", wn_p3_source_names, 3, &src));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_p3_trend", "p3: threshold the trend score D + alpha (D - D_prev) instead of D (needs epoch >= 1) [bool]", &cfg->p3_trend));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_p3_alpha", "p3: weight alpha of the trend score", "", &cfg->p3_alpha));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_p3_mode", "p3: rounds (the reference: re-standardise and restart the DPP until the budget is met) or onepass (one full-rank DPP)", wn_p3_mode_names, 2, &cfg->p3_mode));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_p3_features", "p3: DPP features from signals (/signals/epoch_<e>/features) or the candidates' embedding", wn_p3_features_names, 2, &cfg->p3_features));
+    cfg->p3_source = (wn_p3_source)src;
+  }
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_warm_start", "Text file of candidate ids (one per line) selected first [path]", "path", cfg->warm_start, sizeof(cfg->warm_start)));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_progress", "Seconds between progress lines on long loops, 0 = none [s]", "s", &cfg->progress_interval));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_quality_label", "Candidate label counted as on-target in the quality report; default: the targets' label", "", cfg->quality_label, sizeof(cfg->quality_label)));
@@ -332,6 +367,15 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->tsds.C > 0 && isfinite(cfg->tsds.C), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_c must be > 0, got %g", cfg->tsds.C);
   PetscCheck(cfg->tsds.sigma >= 0 && isfinite(cfg->tsds.sigma), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_sigma must be >= 0, got %g", cfg->tsds.sigma);
   PetscCheck(cfg->tsds.max_K >= 1 && cfg->tsds.kde_K >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_tsds_max_k and -wn_tsds_kde_k must be >= 1, got %lld and %lld", (long long)cfg->tsds.max_K, (long long)cfg->tsds.kde_K);
+  PetscCheck(cfg->dpp.jitter >= 0 && isfinite(cfg->dpp.jitter), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_dpp_jitter must be a finite value >= 0, got %g", cfg->dpp.jitter);
+  PetscCheck(cfg->dpp.epsilon >= 0 && isfinite(cfg->dpp.epsilon), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_dpp_epsilon must be a finite value >= 0, got %g", cfg->dpp.epsilon);
+  PetscCheck(cfg->dpp_check_tol > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_dpp_check_tol must be > 0, got %g", cfg->dpp_check_tol);
+  PetscCheck(cfg->dpp_nb >= 0 && cfg->dpp_nb <= 4096, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_dpp_nb must be between 0 (= 64) and 4096, got %lld", (long long)cfg->dpp_nb);
+  PetscCheck(cfg->p3_epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_epochs must be >= 1, got %lld", (long long)cfg->p3_epochs);
+  PetscCheck(cfg->p3_epoch >= 0 && cfg->p3_epoch < cfg->p3_epochs, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_epoch must be between 0 and -wn_p3_epochs - 1 = %lld, got %lld", (long long)(cfg->p3_epochs - 1), (long long)cfg->p3_epoch);
+  PetscCheck(cfg->p3_pct_start >= 0 && cfg->p3_pct_start <= 100 && cfg->p3_pct_end >= 0 && cfg->p3_pct_end <= 100, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_pct_start and -wn_p3_pct_end must be percentages in [0, 100], got %g and %g", cfg->p3_pct_start, cfg->p3_pct_end);
+  PetscCheck(!cfg->p3_trend || cfg->p3_epoch >= 1, comm, PETSC_ERR_ARG_INCOMP, "-wn_p3_trend needs the previous epoch's difficulty: -wn_p3_epoch must be >= 1, got %lld", (long long)cfg->p3_epoch);
+  PetscCheck(isfinite(cfg->p3_alpha), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_alpha must be finite");
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);
@@ -346,6 +390,9 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     if (!cfg->targets.path[0] && (m->needs & (WN_NEEDS_TARGET_KERNEL | WN_NEEDS_QUERY_KERNEL | WN_NEEDS_EMBEDDINGS))) PetscCall(PetscStrncpy(cfg->targets.path, cfg->candidates.path, sizeof(cfg->targets.path)));
     if (!cfg->private_set.path[0] && (m->needs & WN_NEEDS_PRIVATE_KERNEL)) PetscCall(PetscStrncpy(cfg->private_set.path, cfg->candidates.path, sizeof(cfg->private_set.path)));
   }
+  if (command == WN_CMD_KERNEL && (wn_method_find(cfg->method)->needs & WN_NEEDS_FEATURES)) SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "method %s needs no kernel file: use `winnow select` or `winnow run`", cfg->method);
+  if ((command == WN_CMD_SELECT || command == WN_CMD_RUN) && (wn_method_find(cfg->method)->needs & WN_NEEDS_FEATURES))
+    PetscCheck(cfg->candidates.path[0], comm, PETSC_ERR_ARG_WRONG, "method %s needs the candidates file (-wn_candidates): ids, labels, features and signals are read from it", cfg->method);
   if (command == WN_CMD_SELECT && (wn_method_find(cfg->method)->needs & WN_NEEDS_EMBEDDINGS)) {
     SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "method %s works on embeddings, not on a kernel file: use `winnow run` with -wn_candidates and -wn_targets", cfg->method);
   }

@@ -98,9 +98,14 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
   case WN_CMD_SELECT:
     PetscCall(wn_output_check_writable(PETSC_COMM_WORLD, cfg.output));
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
-    PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
-    PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
-    PetscCall(wn_pipeline_resolve(&run, run.K ? run.K->layout.n_global : run.KS->layout.n_global)); /* budget, warm start */
+    if (run.method->needs & WN_NEEDS_FEATURES) { /* DPP, P3: the pool's own features and signals, no kernel file */
+      PetscCall(wn_pipeline_load(&run));
+      PetscCall(wn_pipeline_resolve(&run, run.pool->layout.n_global));
+    } else {
+      PetscCall(wn_pipeline_load_metadata(&run)); /* ids and labels, when given */
+      PetscCall(wn_pipeline_read_kernels(&run));  /* own rows of each kernel */
+      PetscCall(wn_pipeline_resolve(&run, run.K ? run.K->layout.n_global : run.KS->layout.n_global)); /* budget, warm start */
+    }
     PetscCall(wn_pipeline_select(&run));        /* the distributed greedy engine */
     PetscCall(wn_pipeline_write(&run));         /* PREFIX.h5, PREFIX.jsonl */
     break;

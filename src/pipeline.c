@@ -149,7 +149,12 @@ PetscErrorCode wn_pipeline_load(wn_run *run)
 
   PetscFunctionBeginUser;
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
-  PetscCall(wn_pool_read(run->comm, &cfg->candidates, &run->pool));
+  {
+    wn_input_spec spec = cfg->candidates;
+    /* P3 with its token-probability features reads only ids and labels from the candidates file */
+    if ((needs & WN_NEEDS_FEATURES) && !strcmp(cfg->method, "p3") && cfg->p3_features == 0) spec.metadata_only = PETSC_TRUE;
+    PetscCall(wn_pool_read(run->comm, &spec, &run->pool));
+  }
   PetscCall(pipeline_check_records(run, run->pool->layout.n_global));
   PetscCall(pipeline_subsample(run));
   PetscCall(PetscPrintf(run->comm, "candidates: %lld x %lld %s from %s%s%s%s%s\n", (long long)run->pool->layout.n_global, (long long)run->pool->d, dtype_name(run->pool->file_dtype), cfg->candidates.path,
@@ -222,7 +227,7 @@ PetscErrorCode wn_pipeline_kernel(wn_run *run)
   char       what[256];
 
   PetscFunctionBeginUser;
-  if (needs & WN_NEEDS_EMBEDDINGS) PetscFunctionReturn(PETSC_SUCCESS); /* e.g. TSDS: kNN on the embeddings, no kernel */
+  if (needs & (WN_NEEDS_EMBEDDINGS | WN_NEEDS_FEATURES)) PetscFunctionReturn(PETSC_SUCCESS); /* TSDS, DPP, P3: no kernel */
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_KERNEL));
   {
     int64_t T_main = (needs & WN_NEEDS_POOL_KERNEL) ? N : run->targets->m;
@@ -576,7 +581,8 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.want_scores              = (cfg->scores && run->pool) ? PETSC_TRUE : PETSC_FALSE;
   prob.report                   = &run->report;
   if (run->method->needs & WN_NEEDS_EMBEDDINGS) PetscCall(PetscPrintf(run->comm, "select: %s, %lld draws from %lld candidates (seed %llu)\n", cfg->method, (long long)budget, (long long)N, (unsigned long long)cfg->seed));
-  else PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "", wn_greedy_kind_names[cfg->greedy]));
+  else PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "",
+                             (run->method->needs & WN_NEEDS_FEATURES) || !strncmp(cfg->method, "dpp", 3) ? "naive" : wn_greedy_kind_names[cfg->greedy]));
   PetscCall(run->method->select(&prob, &run->sel, &run->scores));
   PetscCall(pipeline_file_rows(run));
   wn_selection_checksum(run->file_index, run->sel->n, run->checksum);
@@ -709,19 +715,21 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
   } else if (run->pool) PetscCall(wn_report_result(&run->report, "n", "%lld", (long long)run->pool->layout.n_global));
   if (run->pool && run->pool->d) PetscCall(wn_report_result(&run->report, "d", "%lld", (long long)run->pool->d));
   if (run->targets) PetscCall(wn_report_result(&run->report, "m", "%lld", (long long)run->targets->m));
-  if (cfg->command != WN_CMD_FEATURIZE) PetscCall(wn_report_result(&run->report, "metric", "%s", run->K && cfg->command == WN_CMD_SELECT ? (strcmp(run->K->columns, "user") ? wn_metric_names[run->K->params.metric] : "user") : wn_metric_names[cfg->kernel.metric]));
+  if (cfg->command != WN_CMD_FEATURIZE && !(run->method->needs & WN_NEEDS_FEATURES)) PetscCall(wn_report_result(&run->report, "metric", "%s", run->K && cfg->command == WN_CMD_SELECT ? (strcmp(run->K->columns, "user") ? wn_metric_names[run->K->params.metric] : "user") : wn_metric_names[cfg->kernel.metric]));
   if (run->sel) {
     const wn_selection *sel = run->sel;
     PetscCall(pipeline_print_picks(run, 10));
     if (run->method->needs & WN_NEEDS_EMBEDDINGS)
       PetscCall(PetscPrintf(run->comm, "\n%lld distinct picks holding probability mass %.6g\nselection checksum %s\n", (long long)sel->n, sel->n ? sel->objective[sel->n - 1] : 0.0, run->checksum));
+    else if (run->method->needs & WN_NEEDS_FEATURES)
+      PetscCall(PetscPrintf(run->comm, "\nobjective (log det) %.10g after %lld picks; %lld Schur-complement reads\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations, run->checksum));
     else
       PetscCall(PetscPrintf(run->comm, "\nobjective %.10g after %lld picks; %lld gain evaluations (%s greedy; naive would need about %lld)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations,
                             wn_greedy_kind_names[cfg->greedy], (long long)(sel->n * sel->n_candidates - sel->n * (sel->n - 1) / 2), run->checksum));
     PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)run->budget));
     PetscCall(wn_report_result(&run->report, "selected", "%lld", (long long)sel->n));
     PetscCall(wn_report_result(&run->report, "warm", "%lld", (long long)sel->n_warm));
-    PetscCall(wn_report_result(&run->report, "greedy", "%s", wn_greedy_kind_names[cfg->greedy]));
+    PetscCall(wn_report_result(&run->report, "greedy", "%s", (run->method->needs & WN_NEEDS_FEATURES) || !strncmp(cfg->method, "dpp", 3) ? "naive" : wn_greedy_kind_names[cfg->greedy]));
     PetscCall(wn_report_result(&run->report, "evaluations", "%lld", (long long)sel->evaluations));
     PetscCall(wn_report_result(&run->report, "objective", "%.10g", sel->n ? sel->objective[sel->n - 1] : 0.0));
     PetscCall(wn_report_result(&run->report, "stop", "%s", sel->stop_reason));

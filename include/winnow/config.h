@@ -14,11 +14,16 @@
 #include <winnow/greedy.h>
 #include <winnow/featurize.h>
 #include <winnow/tsds.h>
+#include <winnow/dpp.h>
+#include <winnow/p3.h>
 
 typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
 PETSC_EXTERN const char *const wn_command_names[];
+PETSC_EXTERN const char *const wn_dpp_kernel_names[]; /* -wn_dpp_kernel: auto, cosine, dot, rbf */
+PETSC_EXTERN const char *const wn_p3_mode_names[];    /* rounds, onepass */
+PETSC_EXTERN const char *const wn_p3_features_names[];/* signals, embedding */
 
-#define WN_CONFIG_MAX_ENTRIES 96
+#define WN_CONFIG_MAX_ENTRIES 128
 
 typedef struct {
   wn_command command;
@@ -53,6 +58,23 @@ typedef struct {
   double         flmi_eta;                  /* -wn_flmi_eta */
   double         flcg_nu;                   /* -wn_flcg_nu */
   wn_tsds_params tsds;                      /* -wn_tsds_alpha, _C, _sigma, _max_k, _kde_k, _replace, _metric; sample = budget, seed = -wn_seed */
+  /* DPP (methods dpp, dpp_kernel, p3) */
+  int            dpp_kernel;                /* -wn_dpp_kernel: 0 auto, else 1 + wn_dpp_kind (cosine, dot, rbf) */
+  wn_dpp_params  dpp;                       /* -wn_dpp_jitter, -wn_dpp_epsilon; gamma = -wn_kernel_gamma; kind resolved per method */
+  char           dpp_quality[256];          /* -wn_dpp_quality: dataset of N qualities in the candidates file ("" = 1) */
+  PetscBool      dpp_check;                 /* -wn_dpp_check: ScaLAPACK log det(L_Y) against the greedy's */
+  double         dpp_check_tol;             /* -wn_dpp_check_tol: relative tolerance of that check */
+  PetscBool      dpp_normalize;             /* -wn_dpp_normalize: also log det(L + I) and log P(Y) */
+  int64_t        dpp_nb;                    /* -wn_dpp_nb: ScaLAPACK block size (0 = 64) */
+  /* P3 */
+  int64_t        p3_epoch, p3_epochs;       /* -wn_p3_epoch e (0-based), -wn_p3_epochs E */
+  double         p3_pct_start, p3_pct_end;  /* -wn_p3_pct_start, -wn_p3_pct_end: the percentile schedule */
+  char           p3_signals[PETSC_MAX_PATH_LEN]; /* -wn_p3_signals: HDF5 file with /signals (default: the candidates file) */
+  wn_p3_source   p3_source;                 /* -wn_p3_source auto|steps|difficulty */
+  PetscBool      p3_trend;                  /* -wn_p3_trend: D + alpha (D - D_prev) */
+  double         p3_alpha;                  /* -wn_p3_alpha */
+  int            p3_mode;                   /* -wn_p3_mode: 0 rounds (the reference), 1 onepass */
+  int            p3_features;               /* -wn_p3_features: 0 signals (/signals/epoch_<e>/features), 1 embedding */
   char           warm_start[PETSC_MAX_PATH_LEN]; /* -wn_warm_start: text file of ids */
   double         progress_interval;         /* -wn_progress, seconds */
   char           quality_label[256];        /* -wn_quality_label: label counted as "on target" in the report */

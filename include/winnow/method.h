@@ -11,6 +11,7 @@
 #include <winnow/kernel.h>
 #include <winnow/greedy.h>
 #include <winnow/report.h>
+#include <winnow/dpp.h>
 
 
 
@@ -20,7 +21,8 @@ enum {
   WN_NEEDS_POOL_KERNEL    = 2, /* main kernel K[c, i] over the pool itself (N x N) */
   WN_NEEDS_QUERY_KERNEL   = 4, /* second kernel: pool x targets (FLMI's SQ) */
   WN_NEEDS_PRIVATE_KERNEL = 8, /* second kernel: pool x existing data (FLCG's SP) */
-  WN_NEEDS_EMBEDDINGS     = 16 /* no kernel: the method works on the pool's and the targets' embeddings (TSDS) */
+  WN_NEEDS_EMBEDDINGS     = 16, /* no kernel: the method works on the pool's and the targets' embeddings (TSDS) */
+  WN_NEEDS_FEATURES       = 32  /* no kernel, no targets: the pool's own embeddings and signals (DPP, P3); `select` and `run` alike */
 };
 
 typedef struct {
@@ -61,9 +63,34 @@ PETSC_EXTERN PetscErrorCode wn_select_fl_pool(wn_problem *prob, wn_selection **s
 PETSC_EXTERN PetscErrorCode wn_select_flmi(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_flcg(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_tsds(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_dpp(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_dpp_kernel(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **scores);
 
 /* Shared by the facility-location family (src/methods/facility_location.c): run the greedy engine on the
  * FL-family objective with the given caps/floors (n_cols arrays or NULL, copied), fill the optional
  * singleton-gain scores, and record the correctness checks (objective recomputed from scratch, gains
  * non-increasing, no duplicates). Collective. */
 PETSC_EXTERN PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *floor0, wn_selection **sel, double **scores);
+
+/* Shared by the DPP methods and P3 (src/methods/dpp_method.c). */
+typedef struct {
+  double    logdet;       /* greedy: sum of log d^2 over the picks */
+  PetscBool checked;      /* ScaLAPACK's value was computed */
+  double    logdet_check; /* log det(L_Y) from pdpotrf (NaN when not checked) */
+  double    rel_diff;     /* |logdet - logdet_check| / max(1, |logdet_check|) */
+  double    gflops;       /* pdpotrf rate of the check */
+  int       nprow, npcol; /* its BLACS grid */
+  PetscBool rank_stop;    /* the epsilon stop (the kernel's numerical rank) ended the selection before the budget */
+} wn_dpp_outcome;
+/* One DPP greedy MAP on the engine with the epsilon stop, log-domain gains and the ScaLAPACK check. Collective. */
+PETSC_EXTERN PetscErrorCode wn_dpp_select_once(wn_problem *prob, const wn_layout *layout, const wn_dpp_params *p, int64_t d, const float *X, const float *U,
+                                               const double *q, const unsigned char *active, int64_t budget, wn_selection **sel, wn_dpp_outcome *out,
+                                               wn_objective **keep);
+/* Report lines and checks of one DPP selection, and the optional log det(L + I). Collective. */
+PETSC_EXTERN PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selection *sel, const wn_dpp_outcome *o, const wn_dpp_params *p, const char *kernel,
+                                          int64_t d, const unsigned char *active);
+/* Print the DPP's memory need (largest rank) and refuse it above -wn_memory_limit. Collective. */
+PETSC_EXTERN PetscErrorCode wn_dpp_memory_check(wn_problem *prob, const wn_layout *layout, int64_t d, int64_t budget, wn_dpp_kind kind);
+/* -wn_dpp_kernel resolved: the method's default for "auto". Pure. */
+PETSC_EXTERN wn_dpp_kind wn_dpp_kind_resolve(const void *cfg, wn_dpp_kind auto_kind);
