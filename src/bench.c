@@ -13,6 +13,8 @@
 #include <winnow/facility.h>
 #include <winnow/knn.h>
 #include <winnow/tsds.h>
+#include <winnow/dpp.h>
+#include <winnow/logdet.h>
 #include <winnow/report.h>
 #include <winnow/util.h>
 
@@ -47,6 +49,85 @@ static PetscErrorCode bench_ratio(MPI_Comm comm, wn_report *report, const char *
   PetscCall(wn_report_result(report, rate_key, "%.2f", rmn));
   PetscCall(wn_report_result(report, limit_key, "%.2f", lmn));
   PetscCall(wn_report_result(report, ratio_key, "%.3f", ratio_min));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* fill for the log-determinant timings: a symmetric, strictly diagonally dominant (so positive definite) matrix */
+static PetscErrorCode bench_spd_fill(void *ctx, int64_t r0, int64_t r1, double *out)
+{
+  int64_t n = *(const int64_t *)ctx;
+
+  PetscFunctionBeginUser;
+  for (int64_t i = r0; i < r1; i++)
+    for (int64_t j = 0; j < n; j++) out[(size_t)(i - r0) * (size_t)n + (size_t)j] = i == j ? (double)n : 1.0 / (1.0 + (double)(i > j ? i - j : j - i));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* DPP greedy MAP (rbf, gamma = 1/d) at N, d, k: time per pick and the bytes one pick streams (features, Cholesky
+ * rows, d^2) against the triad; then ScaLAPACK log-determinants of order 2000, 4000, ... against DGEMM. Collective. */
+static PetscErrorCode bench_dpp(MPI_Comm comm, const wn_config *cfg, const wn_layout *layout, int64_t d, const float *X, double triad_gbs, wn_report *report)
+{
+  wn_dpp_params    p = {WN_DPP_RBF, 1.0 / (double)d, 0.0, 1e-10};
+  wn_objective    *obj = NULL;
+  wn_selection    *sel = NULL;
+  wn_greedy_params gp;
+  int64_t          k = cfg->bench_k, nl = layout->n_local;
+  double           t, tmax, bytes, gbs, gbs_min, dg, dg_sum;
+  PetscMPIInt      size;
+  char             buf[32];
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  bytes = wn_dpp_bytes(nl, layout->n_global, d, k, WN_DPP_RBF);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bytes, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscCheck(bytes <= cfg->memory_limit, comm, PETSC_ERR_MEM, "the DPP benchmark needs %s per rank, more than -wn_memory_limit", wn_format_bytes(bytes, buf, sizeof(buf)));
+  memset(&gp, 0, sizeof(gp));
+  gp.kind              = WN_GREEDY_NAIVE;
+  gp.budget            = k;
+  gp.min_gain          = p.epsilon;
+  gp.first_pick_free   = PETSC_TRUE;
+  gp.progress_interval = cfg->progress_interval;
+  PetscCall(wn_dpp_objective_create(layout, &p, d, X, NULL, NULL, NULL, k, &obj));
+  PetscCallMPI(MPI_Barrier(comm));
+  t = MPI_Wtime();
+  PetscCall(wn_greedy_maximize(obj, &gp, &sel));
+  t = MPI_Wtime() - t;
+  PetscCallMPI(MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, comm));
+  /* per pick t (0-based) every local row streams its features (4 d), reads t Cholesky entries, writes one, and
+   * reads and writes d^2: sum over the picks */
+  bytes = (double)nl * ((double)sel->n * (4.0 * d + 8.0 + 16.0) + 8.0 * (double)sel->n * (double)(sel->n - 1) / 2.0);
+  gbs   = bytes / t * 1e-9;
+  PetscCall(PetscPrintf(comm, "\nDPP greedy MAP (rbf, N = %lld, d = %lld, k = %lld): %.3f s, %.3f ms per pick; %lld picks (%s)\n", (long long)layout->n_global, (long long)d, (long long)k, tmax,
+                        1e3 * tmax / (double)(sel->n > 0 ? sel->n : 1), (long long)sel->n, sel->stop_reason));
+  PetscCall(PetscPrintf(comm, "%-34s %12s %12s %8s\n", "measure (per rank)", "min", "max", "ratio"));
+  PetscCall(bench_ratio(comm, report, "STREAM-style triad (GB/s)", "DPP update stream (GB/s)", triad_gbs, gbs, 0.5, "dpp_triad_gbs", "dpp_gbs", "dpp_vs_triad"));
+  (void)gbs_min;
+  PetscCall(wn_report_result(report, "dpp_s", "%.4f", tmax));
+  PetscCall(wn_report_result(report, "dpp_ms_per_pick", "%.4f", 1e3 * tmax / (double)(sel->n > 0 ? sel->n : 1)));
+  PetscCall(wn_selection_destroy(&sel));
+  PetscCall(wn_objective_destroy(&obj));
+
+  /* ScaLAPACK pdpotrf vs DGEMM: each rank's DGEMM rate at a 1024^3 shape, summed over the ranks (the machine's
+   * aggregate DGEMM rate) */
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCall(wn_blas_dgemm_rate(1024, 1024, 1024, &dg));
+  PetscCallMPI(MPI_Allreduce(&dg, &dg_sum, 1, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCall(PetscPrintf(comm, "\nScaLAPACK log det (pdpotrf, nb %lld) vs DGEMM (1024^3 per rank, %.2f GFLOP/s summed over %d ranks):\n", (long long)(cfg->dpp_nb ? cfg->dpp_nb : 64), dg_sum, size));
+  PetscCall(PetscPrintf(comm, "%8s %6s %10s %10s %10s %8s %12s\n", "n", "grid", "redist(s)", "factor(s)", "GFLOP/s", "vs DGEMM", "MiB/rank"));
+  for (int64_t n = 2000; n <= cfg->bench_logdet_max; n += 2000) {
+    wn_logdet_opts   o = {(int)cfg->dpp_nb, 0, 0};
+    wn_logdet_result r;
+    PetscCall(wn_logdet_cholesky(comm, n, bench_spd_fill, &n, &o, &r));
+    PetscCheck(r.info == 0, comm, PETSC_ERR_PLIB, "bench: the diagonally dominant matrix of order %lld was not positive definite (INFO %d)", (long long)n, r.info);
+    PetscCall(PetscPrintf(comm, "%8lld %3dx%-2d %10.3f %10.3f %10.2f %8.3f %12.1f\n", (long long)n, r.nprow, r.npcol, r.seconds_redist, r.seconds_factor, r.gflops, r.gflops / dg_sum,
+                          r.bytes_per_rank / 1048576.0));
+    if (n + 2000 > cfg->bench_logdet_max) {
+      PetscCall(wn_report_result(report, "logdet_n", "%lld", (long long)n));
+      PetscCall(wn_report_result(report, "logdet_gflops", "%.2f", r.gflops));
+      PetscCall(wn_report_result(report, "logdet_vs_dgemm", "%.3f", r.gflops / dg_sum));
+    }
+  }
+  PetscCall(wn_report_result(report, "dgemm_gflops", "%.2f", dg_sum));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -180,6 +261,7 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
     PetscCall(PetscFree(picks));
     PetscCall(PetscFree(counts));
   }
+  if (cfg->bench_dpp) PetscCall(bench_dpp(comm, cfg, &layout, d, X, triad_gbs, &report));
   PetscCall(wn_report_result(&report, "command", "bench"));
   PetscCall(wn_report_result(&report, "ranks", "%d", size));
   PetscCall(wn_report_result(&report, "n", "%lld", (long long)N));

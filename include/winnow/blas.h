@@ -32,4 +32,6 @@ PETSC_EXTERN const char *wn_blas_fix_note(void);
 PETSC_EXTERN PetscErrorCode wn_blas_sgemm_rate(int64_t m, int64_t n, int64_t k, double *gflops);
 /* STREAM-style triad a[i] = b[i] + s c[i] on n doubles, best of a few repetitions, counting 24 bytes per
  * element, in GB/s (1e9 bytes). Not collective. */
+/* DGEMM rate (GFLOP/s) of C = A B^T, m x n x k, best of 3 after a warm-up. Not collective. */
+PETSC_EXTERN PetscErrorCode wn_blas_dgemm_rate(int64_t m, int64_t n, int64_t k, double *gflops);
 PETSC_EXTERN PetscErrorCode wn_blas_triad_rate(size_t n, double *gbytes_per_s);

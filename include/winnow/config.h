@@ -91,6 +91,8 @@ typedef struct {
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;
   PetscInt bench_repeat;
+  PetscBool bench_dpp;                      /* -wn_bench_dpp: also time the DPP greedy and ScaLAPACK log-determinants */
+  int64_t   bench_logdet_max;               /* -wn_bench_logdet_max: largest log-det order (2000, 4000, ... up to it) */
   PetscBool bench_tsds;                     /* -wn_bench_tsds: also time the exact kNN and TSDS */
 
   /* the resolved configuration, in reading order, for the echo and the provenance file */
