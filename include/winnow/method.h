@@ -90,6 +90,8 @@ PETSC_EXTERN PetscErrorCode wn_dpp_select_once(wn_problem *prob, const wn_layout
 /* Report lines and checks of one DPP selection, and the optional log det(L + I). Collective. */
 PETSC_EXTERN PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selection *sel, const wn_dpp_outcome *o, const wn_dpp_params *p, const char *kernel,
                                           int64_t d, const unsigned char *active);
+/* log det(L + I) over the candidate set (ScaLAPACK, after a memory estimate) and log P(Y). Collective. */
+PETSC_EXTERN PetscErrorCode wn_dpp_normalize(wn_problem *prob, wn_objective *obj, double logdet_Y, const wn_dpp_params *p, int64_t d, const unsigned char *active);
 /* Print the DPP's memory need (largest rank) and refuse it above -wn_memory_limit. Collective. */
 PETSC_EXTERN PetscErrorCode wn_dpp_memory_check(wn_problem *prob, const wn_layout *layout, int64_t d, int64_t budget, wn_dpp_kind kind);
 /* -wn_dpp_kernel resolved: the method's default for "auto". Pure. */

@@ -71,6 +71,37 @@ PetscErrorCode wn_dpp_select_once(wn_problem *prob, const wn_layout *layout, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/**
+  @brief log det(L + I) over the objective's candidate set with ScaLAPACK, after a memory estimate (refused above
+  -wn_memory_limit), and the DPP log-probability log P(Y) = log det(L_Y) - log det(L + I) of a selection whose
+  greedy log det is logdet_Y. Report lines and RESULT keys logdet_L_plus_I, log_probability.
+
+  Collective on prob->comm.
+**/
+PetscErrorCode wn_dpp_normalize(wn_problem *prob, wn_objective *obj, double logdet_Y, const wn_dpp_params *p, int64_t d, const unsigned char *active)
+{
+  const wn_config *cfg = (const wn_config *)prob->cfg;
+  wn_logdet_opts   lo  = {(int)cfg->dpp_nb, 0, 0};
+  wn_logdet_result r;
+  int64_t          na = 0, na_local = 0;
+  double           need;
+  char             b1[32], b2[32];
+
+  PetscFunctionBeginUser;
+  for (int64_t i = 0; i < obj->layout->n_local; i++) na_local += active ? (active[i] != 0) : 1;
+  PetscCallMPI(MPI_Allreduce(&na_local, &na, 1, MPI_INT64_T, MPI_SUM, prob->comm));
+  need = wn_dpp_logdet_full_bytes(na, p->kind == WN_DPP_USER ? 0 : d, obj->layout->size, &lo);
+  PetscCall(PetscPrintf(prob->comm, "memory: log det(L + I) over %lld candidates with ScaLAPACK needs %s per rank (limit %s)\n", (long long)na, wn_format_bytes(need, b1, sizeof(b1)),
+                        wn_format_bytes(cfg->memory_limit, b2, sizeof(b2))));
+  PetscCheck(need <= cfg->memory_limit, prob->comm, PETSC_ERR_MEM, "log det(L + I) over %lld candidates needs %s per rank but the limit is %s (-wn_memory_limit): drop -wn_dpp_normalize or run on more ranks", (long long)na, b1, b2);
+  PetscCall(wn_dpp_logdet_full(obj, &lo, &r, &na));
+  PetscCall(dpp_require_pd(prob->comm, &r, "L + I over the candidates", na));
+  PetscCall(wn_report_result(prob->report, "logdet_L_plus_I", "%.12g", r.logdet));
+  PetscCall(wn_report_result(prob->report, "log_probability", "%.12g", logdet_Y - r.logdet));
+  PetscCall(PetscPrintf(prob->comm, "dpp: log det(L + I) = %.12g, log P(Y) = log det(L_Y) - log det(L + I) = %.12g (pdpotrf %.1f GFLOP/s)\n", r.logdet, logdet_Y - r.logdet, r.gflops));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Report lines and checks of a finished single DPP selection (d: feature dimension, 0 for user kernels; active:
  * the candidate set or NULL), and the optional normaliser log det(L + I). Collective. */
 PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selection *sel, const wn_dpp_outcome *o, const wn_dpp_params *p, const char *kernel, int64_t d,
@@ -94,25 +125,7 @@ PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selec
   PetscCall(wn_report_result(prob->report, "dpp_kernel", "%s", kernel));
   PetscCall(wn_report_result(prob->report, "logdet", "%.12g", o->logdet));
   PetscCall(wn_report_result(prob->report, "rank_stop", "%s", o->rank_stop ? "yes" : "no"));
-  if (cfg->dpp_normalize) {
-    wn_logdet_opts   lo = {(int)cfg->dpp_nb, 0, 0};
-    wn_logdet_result r;
-    int64_t          na = 0, na_local = 0;
-    double           need;
-    char             b1[32], b2[32];
-
-    for (int64_t i = 0; i < obj->layout->n_local; i++) na_local += active ? (active[i] != 0) : 1;
-    PetscCallMPI(MPI_Allreduce(&na_local, &na, 1, MPI_INT64_T, MPI_SUM, prob->comm));
-    need = wn_dpp_logdet_full_bytes(na, p->kind == WN_DPP_USER ? 0 : d, obj->layout->size, &lo);
-    PetscCall(PetscPrintf(prob->comm, "memory: log det(L + I) over %lld candidates with ScaLAPACK needs %s per rank (limit %s)\n", (long long)na, wn_format_bytes(need, b1, sizeof(b1)),
-                          wn_format_bytes(cfg->memory_limit, b2, sizeof(b2))));
-    PetscCheck(need <= cfg->memory_limit, prob->comm, PETSC_ERR_MEM, "log det(L + I) over %lld candidates needs %s per rank but the limit is %s (-wn_memory_limit): drop -wn_dpp_normalize or run on more ranks", (long long)na, b1, b2);
-    PetscCall(wn_dpp_logdet_full(obj, &lo, &r, &na));
-    PetscCall(dpp_require_pd(prob->comm, &r, "L + I over the candidates", na));
-    PetscCall(wn_report_result(prob->report, "logdet_L_plus_I", "%.12g", r.logdet));
-    PetscCall(wn_report_result(prob->report, "log_probability", "%.12g", o->logdet - r.logdet));
-    PetscCall(PetscPrintf(prob->comm, "dpp: log det(L + I) = %.12g, log P(Y) = log det(L_Y) - log det(L + I) = %.12g (pdpotrf %.1f GFLOP/s)\n", r.logdet, o->logdet - r.logdet, r.gflops));
-  }
+  if (cfg->dpp_normalize) PetscCall(wn_dpp_normalize(prob, obj, o->logdet, p, d, active));
   {
     /* no duplicates: the engine never repeats a pick, checked independently here */
     PetscBool unique = PETSC_TRUE;

@@ -58,6 +58,7 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
   wn_p3_source     used;
   wn_dpp_params    p = cfg->dpp;
   wn_selection    *all;
+  wn_objective    *keep = NULL;
 
   PetscFunctionBeginUser;
   PetscCheck(prob->greedy.n_warm == 0, comm, PETSC_ERR_ARG_INCOMP, "p3 does not take a warm start: drop -wn_warm_start");
@@ -125,7 +126,11 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
     int64_t        want = target - all->n;
 
     if (!onepass || rounds == 0) PetscCall(wn_p3_standardize(comm, nl, f, X, remaining, Fz, &n_zero_var));
-    PetscCall(wn_dpp_select_once(prob, L, &p, f, Fz, NULL, q, remaining, want < round_cap ? want : round_cap, &s, &o, NULL));
+    PetscCall(wn_dpp_select_once(prob, L, &p, f, Fz, NULL, q, remaining, want < round_cap ? want : round_cap, &s, &o, rounds == 0 && cfg->dpp_normalize ? &keep : NULL));
+    if (keep) { /* log det(L + I) over the eligible set, with the first (or only) round's L */
+      PetscCall(wn_dpp_normalize(prob, keep, o.logdet, &p, f, remaining));
+      PetscCall(wn_objective_destroy(&keep));
+    }
     PetscCall(p3_append(all, s));
     for (int64_t t = 0; t < s->n; t++)
       if (s->index[t] >= L->row_start && s->index[t] < L->row_start + nl) remaining[s->index[t] - L->row_start] = 0;
