@@ -15,7 +15,7 @@ static const wn_method wn_methods[] = {
   {"tsds", "TSDS: optimal-transport alignment to the targets with a density penalty on near-duplicates (kNN water-filling, sampling)", "Liu, Karbasi, Rekatsinas, TSDS, NeurIPS 2024; reference code ZifanL/TSDS tsds.py",
    WN_NEEDS_EMBEDDINGS, "probability", wn_select_tsds},
   {"dpp", "DPP diversity: greedy MAP of a determinantal point process on the candidates' embeddings (cosine, dot or rbf, optional quality)",
-   "Chen, Zhang, Zhou, Fast greedy MAP inference for DPP, NeurIPS 2018 (laming-chen/fast-map-dpp); log-determinants checked with ScaLAPACK pdpotrf", WN_NEEDS_FEATURES, "quality", wn_select_dpp},
+   "Chen, Zhang, Zhou, Fast greedy MAP inference for DPP, NeurIPS 2018 (laming-chen/fast-map-dpp); log-determinants checked with ScaLAPACK pdpotrf", WN_NEEDS_FEATURES, "diagonal", wn_select_dpp},
   {"dpp_kernel", "DPP greedy MAP on a dense N x N kernel L: a user-supplied L (`select`) or the pool kernel (`run`)", "Chen, Zhang, Zhou, NeurIPS 2018", WN_NEEDS_POOL_KERNEL, "diagonal", wn_select_dpp_kernel},
   {"p3", "P3 per epoch: policy-driven difficulty, pace-adaptive percentile threshold, DPP diversity within the eligible set",
    "Yang et al., P3, arXiv 2408.05541 (train.py --sort policy_sampling_SPL_DPP); DPP: Chen et al. 2018", WN_NEEDS_FEATURES, "difficulty", wn_select_p3},
