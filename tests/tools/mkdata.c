@@ -2,6 +2,7 @@
  *
  *   mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR]
  *                 [-bad3d] [-badtype] [-targets_d D2] [-utility]
+ *                 [-signals E [-signals_difficulty] [-signals_bad KIND]] [-quality] [-spd_kernel [-spd_kernel_bad]]
  *
  * Writes OUT.h5 in winnow's schema (DESIGN.md section 6):
  *   /candidates/embedding  N x D float32 (float64 with -f64)
@@ -21,6 +22,22 @@
  *   -badtype        candidate embedding stored as int32 (values x 100, rounded)
  *   -targets_d D2   targets of dimension D2 instead of D
  *   -npy OUTDIR     also write OUTDIR/candidates.npy and OUTDIR/targets.npy (float32; same values)
+ * P3, DPP and quality fixtures:
+ *   -signals E      write SYNTHETIC P3 signals /signals/epoch_<e>/{step_offset (N + 1 int64), step_prob
+ *                   (doubles in (0, 1)), features (N x 30 float32)} for e = 0..E-1, from the rows' float32
+ *                   embeddings and -seed (the generator of tools/synth.h: 0..6 steps per row, about 1 row
+ *                   in 16 without steps, probabilities rising with the epoch, features = the 30 smallest
+ *                   synthetic prompt-token probabilities, ascending, zero-padded); the same values as
+ *                   `tools/synth_signals OUT.h5 -epochs E -seed S` on this file
+ *   -signals_difficulty  also write /signals/epoch_<e>/difficulty, computed from the steps
+ *   -signals_bad KIND    corrupt epoch 0 (the difficulty, if written, stays clean): KIND = offsets (entry
+ *                   N/2 of step_offset above entry N/2 + 1: the offsets decrease at row N/2; N >= 2),
+ *                   length (step_offset has N entries), negprob (one probability is -0.25), nanprob (NaN)
+ *   -quality        write /candidates/quality: N doubles in [0.5, 1.5)
+ *   -spd_kernel     write /kernel/values: the N x N float32 symmetric positive definite matrix
+ *                   X X^T / d + 0.5 I of the rows' float32 embeddings X (attribute orientation =
+ *                   "candidate-major"); -spd_kernel_bad sets entry (3, 3) (or (N-1, N-1) when N < 4) to -1,
+ *                   which makes it indefinite
  * Owns nothing in the library; it only uses h5io.h, npy.h, layout.h and util.h.
  */
 #include <math.h>
@@ -31,15 +48,19 @@
 #include <winnow/layout.h>
 #include <winnow/npy.h>
 #include <winnow/util.h>
+#include "../../tools/synth.h"
 
 static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-inf ROW] [-npy OUTDIR] [-bad3d] [-badtype] [-targets_d D2]\n"
+                           "       [-utility] [-signals E [-signals_difficulty] [-signals_bad offsets|length|negprob|nanprob]] [-quality] [-spd_kernel [-spd_kernel_bad]]\n"
                            "Writes a clustered fixture in winnow's HDF5 schema (see the banner of tests/tools/mkdata.c).\n";
 
 /* Counter streams of the generator: high bits say which quantity, low bits where. */
 #define MK_CENTRE    (1ULL << 60)
 #define MK_CANDIDATE (2ULL << 60)
 #define MK_TARGET    (3ULL << 60)
+#define MK_QUALITY   (4ULL << 60)
 #define MK_NOISE     0.25
+#define MK_FEATURES  30 /* P3's signature width (METHODS.md 1.4) */
 
 static double mk_centre(uint64_t seed, int64_t k, int64_t j) { return 2.0 * wn_uniform01(seed, MK_CENTRE + ((uint64_t)k << 32) + (uint64_t)j) - 1.0; }
 
@@ -148,13 +169,49 @@ static PetscErrorCode mk_write_npy(const char *dir, const char *base, uint64_t s
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* /kernel/values = X X^T / d + 0.5 I over the float32 embeddings (each rank its rows; every row is
+ * regenerated, so no communication). K[i][j] and K[j][i] are the same sum in the same order: exactly
+ * symmetric. bad: entry (3, 3) (or (N-1, N-1)) = -1. */
+static PetscErrorCode mk_write_spd_kernel(MPI_Comm comm, hid_t file, const wn_layout *L, uint64_t seed, int64_t d, int64_t clusters, int64_t nan_row, int64_t inf_row, PetscBool bad)
+{
+  double *row;
+  float  *all, *k;
+  int64_t n = L->n_global, bad_entry = n < 4 ? n - 1 : 3;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(d, &row, n * d, &all, L->n_local * n + 1, &k));
+  for (int64_t i = 0; i < n; i++) {
+    mk_row(seed, MK_CANDIDATE, i, i % clusters, d, row);
+    if (i == nan_row) row[0] = NAN;
+    if (i == inf_row) row[d - 1] = -INFINITY;
+    for (int64_t j = 0; j < d; j++) all[i * d + j] = (float)row[j];
+  }
+  for (int64_t i = 0; i < L->n_local; i++) {
+    int64_t g = L->row_start + i;
+
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0.0;
+
+      for (int64_t c = 0; c < d; c++) s += (double)all[g * d + c] * (double)all[j * d + c];
+      k[i * n + j] = (float)(s / (double)d + (g == j ? 0.5 : 0.0));
+    }
+    if (bad && g == bad_entry) k[i * n + g] = -1.0f;
+  }
+  PetscCall(wn_h5_write_rows_float(comm, file, "/kernel/values", n, n, L->row_start, L->n_local, k, 0));
+  PetscCall(wn_h5_attr_write_string(comm, file, "/kernel/values", "orientation", "candidate-major"));
+  PetscCall(PetscFree3(row, all, k));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode mkdata_run(int argc, char **argv)
 {
   MPI_Comm  comm = PETSC_COMM_WORLD;
   const char *out;
-  int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, inf_row = -1, targets_d = 0, clusters;
-  PetscBool f64, bad3d, badtype, npy, utility;
-  char      npy_dir[PETSC_MAX_PATH_LEN];
+  int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, inf_row = -1, targets_d = 0, clusters, signals = 0;
+  PetscBool f64, bad3d, badtype, npy, utility, signals_difficulty, has_bad, quality, spd_kernel, spd_kernel_bad;
+  char      npy_dir[PETSC_MAX_PATH_LEN], bad_kind[32] = "";
+  synth_bad bad = SYNTH_BAD_NONE;
+  float    *emb = NULL; /* this rank's float32 embedding rows, for the synthetic signals */
   wn_layout L, T;
   double   *x;
   hid_t     file = -1;
@@ -190,6 +247,23 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscOptionsHasName(NULL, NULL, "-badtype", &badtype));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-utility", &utility));
   PetscCall(PetscOptionsGetString(NULL, NULL, "-npy", npy_dir, sizeof(npy_dir), &npy));
+  PetscCall(mk_get_int64("-signals", &signals, PETSC_FALSE));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-signals_difficulty", &signals_difficulty));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-signals_bad", bad_kind, sizeof(bad_kind), &has_bad));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-quality", &quality));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-spd_kernel", &spd_kernel));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-spd_kernel_bad", &spd_kernel_bad));
+  if (has_bad) {
+    if (!strcmp(bad_kind, "offsets")) bad = SYNTH_BAD_OFFSETS;
+    else if (!strcmp(bad_kind, "length")) bad = SYNTH_BAD_LENGTH;
+    else if (!strcmp(bad_kind, "negprob")) bad = SYNTH_BAD_NEGPROB;
+    else if (!strcmp(bad_kind, "nanprob")) bad = SYNTH_BAD_NANPROB;
+    else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "mkdata: -signals_bad '%s' is not one of offsets, length, negprob, nanprob", bad_kind);
+  }
+  PetscCheck(signals >= 0 && signals <= 1000, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -signals must be in [0, 1000], got %lld", (long long)signals);
+  PetscCheck(signals > 0 || (!signals_difficulty && !has_bad), comm, PETSC_ERR_ARG_WRONG, "mkdata: -signals_difficulty and -signals_bad need -signals E");
+  PetscCheck(bad != SYNTH_BAD_OFFSETS || n >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -signals_bad offsets needs -n >= 2");
+  if (spd_kernel_bad) spd_kernel = PETSC_TRUE;
   PetscCheck(n > 0 && m > 0 && d > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -n, -m and -d must be > 0 (got %lld, %lld, %lld)", (long long)n, (long long)m, (long long)d);
   PetscCheck(labels >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -labels must be >= 0");
   PetscCheck(inf_row < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "mkdata: -inf %lld is not a row of %lld candidates", (long long)inf_row, (long long)n);
@@ -206,6 +280,10 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   if (nan_row >= L.row_start && nan_row < L.row_start + L.n_local) x[(nan_row - L.row_start) * d] = NAN;
   if (inf_row >= L.row_start && inf_row < L.row_start + L.n_local) x[(inf_row - L.row_start) * d + d - 1] = -INFINITY;
   PetscCall(mk_write_embedding(comm, file, "/candidates/embedding", &L, d, x, f64, bad3d, badtype));
+  if (signals > 0) {
+    PetscCall(PetscMalloc1(L.n_local * d + 1, &emb));
+    for (int64_t k = 0; k < L.n_local * d; k++) emb[k] = (float)x[k];
+  }
   PetscCall(PetscFree(x));
   {
     int64_t *ids;
@@ -248,6 +326,23 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
     PetscCall(wn_h5_attr_write_string(comm, file, "/utility/candidate_major", "orientation", "candidate-major"));
     PetscCall(PetscFree(u));
   }
+  if (signals > 0) {
+    char note[160];
+
+    for (int64_t e = 0; e < signals; e++) PetscCall(synth_write_epoch(file, &L, emb, d, (uint64_t)seed, (int)e, MK_FEATURES, signals_difficulty, e == 0 ? bad : SYNTH_BAD_NONE, NULL));
+    PetscCall(PetscSNPrintf(note, sizeof(note), "yes: generated by tests/tools/mkdata (seed %lld), not from a model", (long long)seed));
+    PetscCall(wn_h5_attr_write_string(comm, file, "/signals", "synthetic", note));
+    PetscCall(PetscFree(emb));
+  }
+  if (quality) {
+    double *q;
+
+    PetscCall(PetscMalloc1(L.n_local + 1, &q));
+    for (int64_t i = 0; i < L.n_local; i++) q[i] = 0.5 + wn_uniform01((uint64_t)seed, MK_QUALITY + (uint64_t)(L.row_start + i));
+    PetscCall(wn_h5_write_rows_double(comm, file, "/candidates/quality", n, L.row_start, L.n_local, q));
+    PetscCall(PetscFree(q));
+  }
+  if (spd_kernel) PetscCall(mk_write_spd_kernel(comm, file, &L, (uint64_t)seed, d, clusters, nan_row, inf_row, spd_kernel_bad));
   PetscCall(wn_h5_attr_write_string(comm, file, "/", "generator", "tests/tools/mkdata"));
   PetscCall(wn_h5_attr_write_int64(comm, file, "/", "seed", seed));
   PetscCall(wn_h5_close(&file));
@@ -274,6 +369,8 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   }
   PetscCall(PetscPrintf(comm, "mkdata: wrote %s: %lld candidates x %lld (%s%s), %lld targets x %lld, %lld clusters%s%s\n", out, (long long)n, (long long)d, badtype ? "int32" : f64 ? "float64" : "float32", bad3d ? ", 3-D" : "", (long long)m, (long long)targets_d,
                         (long long)clusters, labels > 0 ? ", labels" : "", nan_row >= 0 ? ", NaN injected" : ""));
+  if (signals > 0) PetscCall(PetscPrintf(comm, "mkdata: synthetic P3 signals for %lld epochs%s%s%s\n", (long long)signals, signals_difficulty ? " with difficulty" : "", has_bad ? ", epoch 0 corrupted: " : "", bad_kind));
+  if (quality || spd_kernel) PetscCall(PetscPrintf(comm, "mkdata:%s%s\n", quality ? " /candidates/quality" : "", spd_kernel ? (spd_kernel_bad ? " /kernel/values (indefinite)" : " /kernel/values (SPD)") : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -10,7 +10,9 @@
  * the standardisation (closed-form z-scores, a zero-variance column, an all-zero row, inactive rows ignored,
  * in place, no active rows, and the same bits as a singleton computation over the full matrix on every
  * rank); the readers on files written in a fresh temporary directory (all three sources, features, and the
- * catalogue of bad files: missing datasets, wrong lengths and types, bad offsets and values).
+ * catalogue of bad files: missing datasets, wrong lengths and types, bad offsets and values); the synthetic
+ * signals of tools/synth.h (shared by tools/synth_signals and mkdata -signals) read back through the readers,
+ * equal to the generator row by row, and each of its corruptions refused with the intended message.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <winnow/p3.h>
 #include <winnow/util.h>
 #include "wn_test.h"
+#include "../../tools/synth.h"
 
 #define COMM PETSC_COMM_WORLD
 
@@ -580,7 +583,7 @@ static void write_signals(const char *path, int64_t n)
 {
   hid_t    file = -1;
   int64_t *off, *o2 = malloc((size_t)(n + 2) * sizeof(int64_t)), total;
-  double  *prob, *d = malloc((size_t)(n + 1) * sizeof(double)), *p2;
+  double  *prob, *d = calloc((size_t)(n + 1), sizeof(double)), *p2;
   float   *feat = malloc((size_t)(n * 3 + 1) * sizeof(float));
 
   gen_csr(n, &off, &prob);
@@ -742,6 +745,99 @@ START_TEST(read_signals)
 }
 END_TEST
 
+/* ---- the synthetic signals of tools/synth.h ---------------------------------------------------------- */
+
+static void synth_case(const char *dir, int64_t n)
+{
+  const int64_t d = 8, f = 30;
+  const uint64_t seed = 42;
+  char          path[PETSC_MAX_PATH_LEN], msg[256];
+  wn_layout     L;
+  hid_t         file = -1;
+  float        *emb, *feat = NULL;
+  double       *d_steps, *d_file, mean[3];
+  int64_t       fw = 0, stats[2];
+  wn_p3_source  used;
+  int           ok = 1;
+
+  snprintf(path, sizeof(path), "%s/synth_%lld.h5", dir, (long long)n);
+  WN_CK_OK(wn_layout_init(COMM, n, &L));
+  emb     = malloc((size_t)(L.n_local * d + 1) * sizeof(float));
+  d_steps = malloc((size_t)(L.n_local + 1) * sizeof(double));
+  d_file  = malloc((size_t)(L.n_local + 1) * sizeof(double));
+  for (int64_t i = 0; i < L.n_local; i++)
+    for (int64_t j = 0; j < d; j++) emb[i * d + j] = (float)(wn_uniform01(3, (uint64_t)((L.row_start + i) * d + j)) - 0.5 + (j == (L.row_start + i) % d));
+  OK_ALL(wn_h5_create(COMM, path, &file));
+  for (int e = 0; e < 3; e++) OK_ALL(synth_write_epoch(file, &L, emb, d, seed, e, f, PETSC_TRUE, SYNTH_BAD_NONE, stats));
+  OK_ALL(synth_write_epoch(file, &L, emb, d, seed, 10, f, PETSC_FALSE, SYNTH_BAD_OFFSETS, NULL));
+  OK_ALL(synth_write_epoch(file, &L, emb, d, seed, 11, f, PETSC_FALSE, SYNTH_BAD_LENGTH, NULL));
+  OK_ALL(synth_write_epoch(file, &L, emb, d, seed, 12, f, PETSC_FALSE, SYNTH_BAD_NEGPROB, NULL));
+  OK_ALL(synth_write_epoch(file, &L, emb, d, seed, 13, f, PETSC_FALSE, SYNTH_BAD_NANPROB, NULL));
+  OK_ALL(wn_h5_close(&file));
+
+  for (int e = 0; e < 3; e++) {
+    int64_t finite = 0, finite_all;
+    double  sum = 0, sum_all;
+
+    OK_ALL(wn_p3_read_difficulty(&L, path, e, WN_P3_SOURCE_STEPS, d_steps, &used));
+    OK_ALL(wn_p3_read_difficulty(&L, path, e, WN_P3_SOURCE_DIFFICULTY, d_file, &used));
+    for (int64_t i = 0; i < L.n_local; i++) {
+      int64_t g = L.row_start + i, T = synth_steps(seed, g);
+      double  b = synth_base(seed, g, d, emb + i * d), s = 0;
+
+      for (int64_t t = 0; t < T; t++) {
+        double p = synth_step_prob(seed, e, g, t, b);
+        ok &= p > 0 && p < 1;
+        s += p;
+      }
+      ok &= same_bits(d_steps[i], T ? 1.0 - s / (double)T : INFINITY) && same_bits(d_file[i], d_steps[i]);
+      if (T) {
+        finite++;
+        sum += d_steps[i];
+      }
+    }
+    WN_CK_ASSERT_ALL(COMM, ok);
+    MPI_Allreduce(&sum, &sum_all, 1, MPI_DOUBLE, MPI_SUM, COMM);
+    MPI_Allreduce(&finite, &finite_all, 1, MPI_INT64_T, MPI_SUM, COMM);
+    mean[e] = finite_all ? sum_all / (double)finite_all : 0;
+
+    OK_ALL(wn_p3_read_features(&L, path, e, &feat, &fw));
+    WN_CK_ASSERT_ALL(COMM, fw == f);
+    for (int64_t i = 0; i < L.n_local; i++) { /* ascending probabilities in (0, 1), then zero padding */
+      int64_t j = 0;
+
+      for (; j < f && feat[i * f + j] > 0; j++) ok &= feat[i * f + j] < 1 && (j == 0 || feat[i * f + j - 1] <= feat[i * f + j]);
+      ok &= j >= 8;
+      for (; j < f; j++) ok &= feat[i * f + j] == 0.0f;
+    }
+    WN_CK_ASSERT_ALL(COMM, ok);
+    PetscFree(feat);
+  }
+  /* the model improves: the mean difficulty falls every epoch */
+  WN_CK_ASSERT_ALL(COMM, mean[1] < mean[0] && mean[2] < mean[1]);
+
+  snprintf(msg, sizeof(msg), "the offsets decrease at row %lld", (long long)(n / 2));
+  FAILS_ALL(wn_p3_read_difficulty(&L, path, 10, WN_P3_SOURCE_AUTO, d_steps, &used), msg);
+  snprintf(msg, sizeof(msg), "has %lld rows; expected N + 1 = %lld", (long long)n, (long long)(n + 1));
+  FAILS_ALL(wn_p3_read_difficulty(&L, path, 11, WN_P3_SOURCE_AUTO, d_steps, &used), msg);
+  FAILS_ALL(wn_p3_read_difficulty(&L, path, 12, WN_P3_SOURCE_AUTO, d_steps, &used), "is -0.25; expected a probability in [0, 1]");
+  FAILS_ALL(wn_p3_read_difficulty(&L, path, 13, WN_P3_SOURCE_AUTO, d_steps, &used), "is NaN; expected a probability in [0, 1]");
+  free(emb);
+  free(d_steps);
+  free(d_file);
+}
+
+START_TEST(synthetic_signals)
+{
+  char dir[PETSC_MAX_PATH_LEN];
+
+  wn_test_tmpdir_make(dir, sizeof(dir));
+  synth_case(dir, 37);
+  synth_case(dir, 3); /* N < P on 4 ranks */
+  wn_test_tmpdir_remove(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s    = suite_create("p3");
@@ -761,6 +857,7 @@ static Suite *suite(void)
   tcase_add_test(dist, standardize_degenerate);
   tcase_add_test(dist, standardize_rank_independent);
   tcase_add_test(dist, read_signals);
+  tcase_add_test(dist, synthetic_signals);
   tcase_set_timeout(dist, 120);
   suite_add_tcase(s, pure);
   suite_add_tcase(s, dist);
