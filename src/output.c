@@ -3,6 +3,7 @@
  * only when complete, so a failed run leaves no partial file behind.
  * Owns: the output schema (doc/formats.md), the early writability check, the temp/commit protocol.
  */
+#include <math.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -47,6 +48,14 @@ static void output_dirname(const char *path, char *dir, size_t len)
 
   snprintf(tmp, sizeof(tmp), "%s", path);
   snprintf(dir, len, "%s", dirname(tmp));
+}
+
+/* A double as a JSON number with 17 significant digits (round-trips); JSON has no infinities or NaN, so
+ * those are written as null (P3's +inf difficulty, a DPP pick with log d^2 = -inf). Not collective. */
+static void output_json_number(FILE *fp, double v)
+{
+  if (isfinite(v)) fprintf(fp, "%.17g", v);
+  else fputs("null", fp);
 }
 
 /**
@@ -316,12 +325,12 @@ static PetscErrorCode output_write_jsonl(MPI_Comm comm, const char *path, const 
         PetscCall(output_json_column(fp, labels, j, 0));
       }
       PetscCall(output_json_key(fp, r, &first, "gain"));
-      fprintf(fp, "%.17g", sel->gain[j]);
+      output_json_number(fp, sel->gain[j]);
       PetscCall(output_json_key(fp, r, &first, "objective"));
-      fprintf(fp, "%.17g", sel->objective[j]);
+      output_json_number(fp, sel->objective[j]);
       if (score) {
         PetscCall(output_json_key(fp, r, &first, s->score_name && !strcmp(s->score_name, "probability") ? "probability" : "score"));
-        fprintf(fp, "%.17g", score[j]);
+        output_json_number(fp, score[j]);
       }
       if (sel->count) {
         PetscCall(output_json_key(fp, r, &first, "count"));
@@ -432,11 +441,11 @@ static PetscErrorCode output_write_jsonl_all(MPI_Comm comm, const char *path, co
           PetscCall(output_json_column(fp, &pool->label, i, 0));
         }
         PetscCall(output_json_key(fp, used, &first, "gain"));
-        if (j >= 0) fprintf(fp, "%.17g", sel->gain[j]);
+        if (j >= 0) output_json_number(fp, sel->gain[j]);
         else fputs("null", fp);
         if (s->scores) {
           PetscCall(output_json_key(fp, used, &first, "score"));
-          fprintf(fp, "%.17g", s->scores[i]);
+          output_json_number(fp, s->scores[i]);
         }
         PetscCall(output_json_key(fp, used, &first, "selected_by"));
         PetscCall(wn_json_write_string(fp, selected_by, strlen(selected_by)));

@@ -82,6 +82,7 @@ typedef struct {
   double    gflops;       /* pdpotrf rate of the check */
   int       nprow, npcol; /* its BLACS grid */
   PetscBool rank_stop;    /* the epsilon stop (the kernel's numerical rank) ended the selection before the budget */
+  PetscBool singular;     /* the (always taken) first pick had d^2 <= 0: log det = -inf, not checked */
 } wn_dpp_outcome;
 /* One DPP greedy MAP on the engine with the epsilon stop, log-domain gains and the ScaLAPACK check. Collective. */
 PETSC_EXTERN PetscErrorCode wn_dpp_select_once(wn_problem *prob, const wn_layout *layout, const wn_dpp_params *p, int64_t d, const float *X, const float *U,

@@ -54,7 +54,9 @@ PetscErrorCode wn_dpp_select_once(wn_problem *prob, const wn_layout *layout, con
   PetscCall(wn_dpp_selection_to_log(*sel));
   out->logdet    = (*sel)->n ? (*sel)->objective[(*sel)->n - 1] : 0.0;
   out->rank_stop = !strcmp((*sel)->stop_reason, "min_gain") ? PETSC_TRUE : PETSC_FALSE;
-  if (cfg->dpp_check && (*sel)->n > 0) {
+  out->singular = (*sel)->n > 0 && !isfinite(out->logdet) ? PETSC_TRUE : PETSC_FALSE;
+  /* a first pick with d^2 <= 0 (taken anyway, as in the reference) makes L_Y singular: log det = -inf, no check */
+  if (cfg->dpp_check && (*sel)->n > 0 && !out->singular) {
     wn_logdet_opts   o = {(int)cfg->dpp_nb, 0, 0};
     wn_logdet_result r;
     PetscCall(wn_dpp_logdet_selected(obj, &o, &r));
@@ -115,6 +117,7 @@ PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selec
     PetscCall(PetscPrintf(prob->comm, "dpp: the kernel's rank ended the selection early: after %lld of %lld picks the largest Schur complement d^2 fell below epsilon = %g "
                                       "(L has numerical rank %lld on the candidates; add -wn_dpp_jitter or use -wn_dpp_kernel rbf for a full-rank kernel)\n",
                           (long long)sel->n, (long long)prob->greedy.budget, p->epsilon, (long long)sel->n));
+  if (o->singular) PetscCall(PetscPrintf(prob->comm, "dpp: the first pick has L_jj <= 0 (every candidate's diagonal is zero or negative): L_Y is singular, log det = -inf, not checked\n"));
   if (o->checked) {
     PetscCall(wn_report_check(prob->report, "logdet", o->rel_diff <= cfg->dpp_check_tol ? PETSC_TRUE : PETSC_FALSE,
                               "greedy %.12g vs ScaLAPACK pdpotrf %.12g on a %dx%d grid, relative difference %.2e (tolerance %.0e)", o->logdet, o->logdet_check, o->nprow, o->npcol,

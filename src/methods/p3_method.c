@@ -49,7 +49,7 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
   MPI_Comm         comm = prob->comm;
   const char      *signals = cfg->p3_signals[0] ? cfg->p3_signals : cfg->candidates.path;
   int              epoch = (int)cfg->p3_epoch;
-  int64_t          nl = L->n_local, n_elig = 0, target, f = 0, rounds = 0, n_zero_var = 0, round_cap, bad = -1;
+  int64_t          nl = L->n_local, n_elig = 0, n_singular = 0, target, f = 0, rounds = 0, n_zero_var = 0, round_cap, bad = -1;
   double          *D = NULL, *score = NULL, *q = NULL, pct, tau, max_rel = 0.0, logdet = 0.0;
   unsigned char   *elig = NULL, *remaining = NULL;
   float           *F = NULL, *Fz = NULL;
@@ -135,7 +135,8 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
     for (int64_t t = 0; t < s->n; t++)
       if (s->index[t] >= L->row_start && s->index[t] < L->row_start + nl) remaining[s->index[t] - L->row_start] = 0;
     rounds++;
-    logdet += o.logdet;
+    if (o.singular) n_singular++;
+    else logdet += o.logdet;
     if (o.checked) {
       checked = PETSC_TRUE;
       max_rel = fmax(max_rel, o.rel_diff);
@@ -153,6 +154,9 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
   if (n_zero_var) PetscCall(PetscPrintf(comm, "p3: %lld zero-variance feature columns were set to 0 (the reference code would divide by zero)\n", (long long)n_zero_var));
   PetscCall(PetscPrintf(comm, "p3: %s DPP (kernel %s, quality = difficulty): %lld picks in %lld round%s, sum of the rounds' log det(L_Y) = %.12g\n", onepass ? "one-pass" : "rounds", wn_dpp_kind_names[p.kind],
                         (long long)all->n, (long long)rounds, rounds == 1 ? "" : "s", logdet));
+  if (n_singular)
+    PetscCall(PetscPrintf(comm, "p3: %lld round%s began with a pick whose L_jj is 0 (the remaining items' standardised features are all zero, e.g. a single item left, or its difficulty is 0): taken as the reference does, log det -inf, left out of the sum and the check\n",
+                          (long long)n_singular, n_singular == 1 ? "" : "s"));
   if (all->n < prob->greedy.budget) {
     if (all->n == n_elig) PetscCall(PetscPrintf(comm, "p3: the budget %lld is not met: all %lld eligible candidates were selected\n", (long long)prob->greedy.budget, (long long)n_elig));
     else PetscCall(PetscPrintf(comm, "p3: the budget %lld is not met: the one-pass kernel's rank ended the selection after %lld picks (use -wn_p3_mode rounds, -wn_dpp_jitter or -wn_dpp_kernel rbf)\n", (long long)prob->greedy.budget, (long long)all->n));
@@ -183,6 +187,7 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
   PetscCall(wn_report_result(prob->report, "rounds", "%lld", (long long)rounds));
   PetscCall(wn_report_result(prob->report, "dpp_kernel", "%s", wn_dpp_kind_names[p.kind]));
   PetscCall(wn_report_result(prob->report, "logdet", "%.12g", logdet));
+  PetscCall(wn_report_result(prob->report, "singular_rounds", "%lld", (long long)n_singular));
   PetscCall(wn_report_result(prob->report, "budget_met", "%s", all->n == prob->greedy.budget ? "yes" : "no"));
   if (rank_stop && onepass) PetscCall(wn_report_result(prob->report, "rank_stop", "yes"));
 

@@ -36,8 +36,8 @@
  *   -quality        write /candidates/quality: N doubles in [0.5, 1.5)
  *   -spd_kernel     write /kernel/values: the N x N float32 symmetric positive definite matrix
  *                   X X^T / d + 0.5 I of the rows' float32 embeddings X (attribute orientation =
- *                   "candidate-major"); -spd_kernel_bad sets entry (3, 3) (or (N-1, N-1) when N < 4) to -1,
- *                   which makes it indefinite
+ *                   "candidate-major"); -spd_kernel_bad sets the symmetric pair (3, 4) and (4, 3) (or (N-1, 0)
+ *                   when N < 4) to 100, far above the diagonal: indefinite, even L + I, with a positive diagonal
  * Owns nothing in the library; it only uses h5io.h, npy.h, layout.h and util.h.
  */
 #include <math.h>
@@ -195,7 +195,10 @@ static PetscErrorCode mk_write_spd_kernel(MPI_Comm comm, hid_t file, const wn_la
       for (int64_t c = 0; c < d; c++) s += (double)all[g * d + c] * (double)all[j * d + c];
       k[i * n + j] = (float)(s / (double)d + (g == j ? 0.5 : 0.0));
     }
-    if (bad && g == bad_entry) k[i * n + g] = -1.0f;
+    /* indefinite but with a positive diagonal: a symmetric pair of off-diagonal entries far larger than the
+     * diagonal, so even L + I has a negative 2 x 2 minor (the DPP greedy never picks both; pdpotrf of L + I fails) */
+    if (bad && g == bad_entry && n > 1) k[i * n + (bad_entry + 1) % n] = 100.0f;
+    if (bad && g == (bad_entry + 1) % n && n > 1) k[i * n + bad_entry] = 100.0f;
   }
   PetscCall(wn_h5_write_rows_float(comm, file, "/kernel/values", n, n, L->row_start, L->n_local, k, 0));
   PetscCall(wn_h5_attr_write_string(comm, file, "/kernel/values", "orientation", "candidate-major"));
