@@ -32,7 +32,7 @@ same_on_ranks() {
   done
 }
 
-wn_plan 17
+wn_plan 18
 same_on_ranks dpp_cos run -wn_method dpp -wn_budget 15 $common
 tap $ok 1 "dpp cosine: identical picks and gains on ranks $nps, logdet check PASSED"
 same_on_ranks dpp_rbf select -wn_method dpp -wn_dpp_kernel rbf -wn_kernel_gamma 0.05 -wn_dpp_quality /candidates/quality -wn_budget 40 -wn_dpp_normalize $common
@@ -91,4 +91,12 @@ bad 14 "p3: a negative step probability refused" "step_prob" select -wn_method p
 bad 15 "p3: a NaN step probability refused" "step_prob" select -wn_method p3 -wn_budget 5 -wn_candidates "$dir/bad_nanprob.h5"
 bad 16 "p3: an epoch without signals refused, naming the dataset" "epoch_7" select -wn_method p3 -wn_budget 5 -wn_p3_epoch 7 -wn_p3_epochs 9 $common
 bad 17 "dpp_kernel: a non-positive-definite user L names pdpotrf and suggests jitter" "pdpotrf.*jitter" select -wn_method dpp_kernel -wn_kernel_file "$dir/kbad.h5" -wn_budget 12 -wn_dpp_normalize
+# the demo decks parse and run (on the fixture instead of the WordNet data)
+ok=1
+for deck in wordnet_dpp wordnet_p3; do
+  o="$dir/deck-$deck"; sub=run; [ $deck = wordnet_p3 ] && sub=select
+  wn_mpirun 2 "$W" $sub "$top_srcdir/inputs/$deck.opts" -wn_candidates "$dir/data.h5" -wn_records "" -wn_subsample 0 -wn_budget 20 -wn_output "$o" > "$o.log" 2>&1 || { ok=0; wn_diag_file "$o.log"; }
+  [ "$(wn_result_field "$o.log" checks)" = PASSED ] || ok=0
+done
+tap $ok 18 "inputs/wordnet_dpp.opts and inputs/wordnet_p3.opts run (on the fixture), checks PASSED"
 wn_done
