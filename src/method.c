@@ -52,3 +52,25 @@ PetscErrorCode wn_method_print_help(MPI_Comm comm, FILE *fp)
   for (size_t i = 0; i < sizeof(wn_methods) / sizeof(wn_methods[0]); i++) PetscCall(PetscFPrintf(comm, fp, "  %-8s %s\n           [%s]\n", wn_methods[i].name, wn_methods[i].summary, wn_methods[i].citation));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+/**
+  @brief The no_duplicates check of a selection: every pick a distinct candidate (sorted copy, neighbours
+  compared). Records PASSED or FAILED in the report.
+
+  Not collective (the selection is replicated, so every rank records the same verdict).
+**/
+PetscErrorCode wn_check_no_duplicates(wn_report *report, const wn_selection *sel)
+{
+  PetscBool unique = PETSC_TRUE;
+  int64_t  *s;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(sel->n + 1, &s));
+  PetscCall(PetscArraycpy(s, sel->index, sel->n));
+  PetscCall(PetscSortInt64(sel->n, s));
+  for (int64_t i = 1; i < sel->n; i++)
+    if (s[i] == s[i - 1]) unique = PETSC_FALSE;
+  PetscCall(PetscFree(s));
+  PetscCall(wn_report_check(report, "no_duplicates", unique, "%lld distinct candidates", (long long)sel->n));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -73,6 +73,9 @@ PETSC_EXTERN PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, d
  * non-increasing, no duplicates). Collective. */
 PETSC_EXTERN PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *floor0, wn_selection **sel, double **scores);
 
+/* The no_duplicates check shared by every greedy method (src/method.c). Not collective. */
+PETSC_EXTERN PetscErrorCode wn_check_no_duplicates(wn_report *report, const wn_selection *sel);
+
 /* Shared by the DPP methods and P3 (src/methods/dpp_method.c). */
 typedef struct {
   double    logdet;       /* greedy: sum of log d^2 over the picks */

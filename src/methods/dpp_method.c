@@ -129,18 +129,7 @@ PetscErrorCode wn_dpp_report(wn_problem *prob, wn_objective *obj, const wn_selec
   PetscCall(wn_report_result(prob->report, "logdet", "%.12g", o->logdet));
   PetscCall(wn_report_result(prob->report, "rank_stop", "%s", o->rank_stop ? "yes" : "no"));
   if (cfg->dpp_normalize) PetscCall(wn_dpp_normalize(prob, obj, o->logdet, p, d, active));
-  {
-    /* no duplicates: the engine never repeats a pick, checked independently here */
-    PetscBool unique = PETSC_TRUE;
-    int64_t  *s;
-    PetscCall(PetscMalloc1(sel->n + 1, &s));
-    PetscCall(PetscArraycpy(s, sel->index, sel->n));
-    PetscCall(PetscSortInt64(sel->n, s));
-    for (int64_t i = 1; i < sel->n; i++)
-      if (s[i] == s[i - 1]) unique = PETSC_FALSE;
-    PetscCall(PetscFree(s));
-    PetscCall(wn_report_check(prob->report, "no_duplicates", unique, "%lld distinct candidates", (long long)sel->n));
-  }
+  PetscCall(wn_check_no_duplicates(prob->report, sel));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

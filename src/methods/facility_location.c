@@ -73,7 +73,7 @@ PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *
   int64_t                 nl = K ? K->layout.n_local : KS->layout.n_local;
   wn_objective *obj = NULL;
   double        value, tol = 1e-5, rel;
-  PetscBool     monotone = PETSC_TRUE, unique = PETSC_TRUE;
+  PetscBool     monotone = PETSC_TRUE;
 
   PetscFunctionBeginUser;
   *scores = NULL;
@@ -89,15 +89,6 @@ PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *
   /* checks: the same verdict on every rank (the selection is replicated) */
   for (int64_t s = (*sel)->n_warm + 1; s < (*sel)->n; s++)
     if ((*sel)->gain[s] > (*sel)->gain[s - 1]) monotone = PETSC_FALSE;
-  {
-    int64_t *sorted;
-    PetscCall(PetscMalloc1((*sel)->n + 1, &sorted));
-    for (int64_t s = 0; s < (*sel)->n; s++) sorted[s] = (*sel)->index[s];
-    PetscCall(PetscSortInt64((PetscCount)(*sel)->n, sorted));
-    for (int64_t s = 1; s < (*sel)->n; s++)
-      if (sorted[s] == sorted[s - 1]) unique = PETSC_FALSE;
-    PetscCall(PetscFree(sorted));
-  }
   PetscCall(facility_value(K, KS, cap, floor0, *sel, &value));
   {
     double greedy_value = (*sel)->n ? (*sel)->objective[(*sel)->n - 1] : 0.0;
@@ -106,7 +97,7 @@ PetscErrorCode wn_facility_run(wn_problem *prob, const float *cap, const float *
     PetscCall(wn_report_check(prob->report, "objective", rel <= tol ? PETSC_TRUE : PETSC_FALSE, "greedy %.10g vs recomputed %.10g, relative difference %.2e (tolerance %.0e)", greedy_value, value, rel, tol));
   }
   PetscCall(wn_report_check(prob->report, "gains_nonincreasing", monotone, "%lld greedy picks after %lld warm-start picks", (long long)((*sel)->n - (*sel)->n_warm), (long long)(*sel)->n_warm));
-  PetscCall(wn_report_check(prob->report, "no_duplicates", unique, "%lld distinct candidates", (long long)(*sel)->n));
+  PetscCall(wn_check_no_duplicates(prob->report, *sel));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -169,17 +169,7 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
     if (all->index[t] >= L->row_start && all->index[t] < L->row_start + nl && !elig[all->index[t] - L->row_start]) ok = PETSC_FALSE;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPIU_BOOL, MPI_LAND, comm));
   PetscCall(wn_report_check(prob->report, "eligible_only", ok, "every pick has score <= threshold %.10g", tau));
-  {
-    PetscBool unique = PETSC_TRUE;
-    int64_t  *s;
-    PetscCall(PetscMalloc1(all->n + 1, &s));
-    PetscCall(PetscArraycpy(s, all->index, all->n));
-    PetscCall(PetscSortInt64(all->n, s));
-    for (int64_t i = 1; i < all->n; i++)
-      if (s[i] == s[i - 1]) unique = PETSC_FALSE;
-    PetscCall(PetscFree(s));
-    PetscCall(wn_report_check(prob->report, "no_duplicates", unique, "%lld distinct candidates", (long long)all->n));
-  }
+  PetscCall(wn_check_no_duplicates(prob->report, all));
   PetscCall(wn_report_result(prob->report, "p3_epoch", "%d", epoch));
   PetscCall(wn_report_result(prob->report, "p3_percentile", "%.6g", pct));
   PetscCall(wn_report_result(prob->report, "p3_threshold", "%.10g", tau));
