@@ -1,0 +1,3 @@
+/* lobass.h - placeholder (being written) */
+#pragma once
+#include <winnow/error.h>

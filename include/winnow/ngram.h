@@ -1,0 +1,3 @@
+/* ngram.h - placeholder (being written) */
+#pragma once
+#include <winnow/error.h>

@@ -1,0 +1,3 @@
+/* signals.h - placeholder (being written) */
+#pragma once
+#include <winnow/error.h>

@@ -1,0 +1,2 @@
+/* lobass.c - placeholder (being written). */
+#include <winnow/lobass.h>

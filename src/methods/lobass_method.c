@@ -1,0 +1,2 @@
+/* lobass_method.c - placeholder (being written). */
+#include <winnow/method.h>

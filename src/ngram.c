@@ -1,0 +1,2 @@
+/* ngram.c - placeholder (being written). */
+#include <winnow/ngram.h>

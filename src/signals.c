@@ -1,0 +1,2 @@
+/* signals.c - placeholder (being written). */
+#include <winnow/signals.h>
