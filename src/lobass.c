@@ -471,8 +471,10 @@ static PetscErrorCode lb_parse(MPI_Comm comm, const char *spec, lb_item **items,
     snprintf(num, sizeof(num), "%s", colon + 1);
     it[n].count = strtoll(num, &stop, 10);
     if (stop == num || *stop || it[n].count < 0 || num[0] == '+' || num[0] == ' ') {
+      char lab[256];
+      snprintf(lab, sizeof(lab), "%s", it[n].label);
       PetscCall(PetscFree(it));
-      SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_label_budgets: the count '%s' of label '%s' is not a whole number >= 0", colon + 1, item[0] ? it[n].label : item);
+      SETERRQ(comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_label_budgets: the count '%s' of label '%s' is not a whole number >= 0", colon + 1, lab);
     }
     for (int j = 0; j < n; j++)
       if (!strcmp(it[j].label, it[n].label)) {

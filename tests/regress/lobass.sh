@@ -3,7 +3,7 @@
 # (multiples of 1/32, so many exact ties fall across rank boundaries): identical picks and gains on 1 to 4 ranks for
 # both score forms and the three per-label modes, the picks equal to a brute-force sort of the written scores, the
 # scores equal to L0 - L1 read back with h5dump, `run` equal to `select`, and bad inputs (a missing loss dataset,
-# lengths that differ from the pool, NaN losses, unknown labels, budgets that do not add up, no labels) refused
+# lengths that differ from the pool, NaN losses, unknown labels, budgets that do not add up or are malformed, no labels) refused
 # with one clear message, exit 1 and no output file.
 . "${top_srcdir:-.}/tests/mpi/common.sh"
 W="$top_builddir/src/winnow"
@@ -49,7 +49,7 @@ brute() {
   [ -s "$o.expect" ] && cmp -s "$o.expect" "$o.got" || { ok=0; wn_diag "brute force differs from the selection"; diff "$o.expect" "$o.got" | head -6 | sed 's/^/# /'; }
 }
 
-wn_plan 18
+wn_plan 20
 same_on_ranks diff select -wn_method lobass -wn_budget 20 $common
 tap $ok 1 "lobass diff, budget 20 (ties at the threshold): identical picks and gains on ranks $nps, checks PASSED"
 thr=$(wn_result_field "$dir/diff-1.log" lobass_threshold)
@@ -109,4 +109,6 @@ bad 15 "a NaN loss refused, naming the row" "loss_tuned in '$dir/bad_nan.h5' has
 bad 16 "a given budget for an unknown label refused" "label 'poetry', which no candidate has" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,poetry:3 -wn_budget 5 $common
 bad 17 "given budgets that do not add up to -wn_budget refused" "add up to 5 but the budget is 10: set -wn_budget 5" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,class1:3 -wn_budget 10 $common
 bad 18 "per-label budgets without labels refused" "needs candidate labels" select -wn_method lobass -wn_lobass_per_label proportional -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/nolabels.h5"
+bad 19 "label budgets without -wn_lobass_per_label given refused" "needs -wn_lobass_per_label given" select -wn_method lobass -wn_lobass_label_budgets class0:5 -wn_budget 5 $common
+bad 20 "a malformed label budget refused, naming it" "the count 'x' of label 'class0'" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:x -wn_budget 5 $common
 wn_done

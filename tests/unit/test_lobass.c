@@ -185,7 +185,7 @@ START_TEST(budgets_syntax)
   FAILS_ALL(wn_lobass_budgets_check(COMM, ":3", NULL, NULL), "is not label:count");
   FAILS_ALL(wn_lobass_budgets_check(COMM, "a:1,,b:2", NULL, NULL), "item 2");
   FAILS_ALL(wn_lobass_budgets_check(COMM, "a:-1", NULL, NULL), "not a whole number >= 0");
-  FAILS_ALL(wn_lobass_budgets_check(COMM, "a:1.5", NULL, NULL), "not a whole number >= 0");
+  FAILS_ALL(wn_lobass_budgets_check(COMM, "a:1.5", NULL, NULL), "the count '1.5' of label 'a' is not a whole number >= 0");
   FAILS_ALL(wn_lobass_budgets_check(COMM, "a:1,b:2,a:3", NULL, NULL), "label 'a' is listed twice");
 }
 END_TEST
