@@ -70,6 +70,7 @@ static PetscErrorCode lb_agree(MPI_Comm comm, lb_verdict *v)
 
 /* ---- reading the losses -------------------------------------------------------------------------- */
 
+/* The on-disk type of a dataset, for messages. */
 static const char *lb_dtype_name(const wn_h5_info *info)
 {
   if (info->is_string) return "strings";
@@ -173,7 +174,7 @@ static void lb_check_losses(const char *what, int64_t row_start, int64_t n_local
   @param[in]  n_local     local rows (may be 0)
   @param[in]  loss_base   n_local losses L0 (borrowed)
   @param[in]  loss_tuned  n_local losses L1 (borrowed)
-  @param[out] score       n_local scores (caller allocates; may not alias the losses' storage only if both are read later)
+  @param[out] score       n_local scores (caller allocates; must not alias the losses)
 **/
 PetscErrorCode wn_lobass_scores(MPI_Comm comm, const char *what_base, const char *what_tuned, wn_lobass_score kind, int64_t row_start, int64_t n_local, const double *loss_base,
                                 const double *loss_tuned, double *score)
@@ -354,6 +355,11 @@ PetscErrorCode wn_lobass_labels_create(const wn_layout *layout, const wn_column 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/**
+  @brief Free a label table made by wn_lobass_labels_create() and zero it; accepts a zeroed table.
+
+  Not collective.
+**/
 PetscErrorCode wn_lobass_labels_destroy(wn_lobass_labels *labels)
 {
   PetscFunctionBeginUser;

@@ -75,7 +75,7 @@ PETSC_EXTERN PetscErrorCode wn_lobass_budgets_check(MPI_Comm comm, const char *s
  * label's candidates, counts that do not add up to budget. k: out, labels->n. */
 PETSC_EXTERN PetscErrorCode wn_lobass_budgets_given(MPI_Comm comm, const wn_lobass_labels *labels, const char *spec, int64_t budget, int64_t *k);
 
-/* Exact distributed top-k, per group: for each group g the k[g] local-or-remote rows of group g with the largest
+/* Exact distributed top-k, per group: for each group g the k[g] rows of group g (over all ranks) with the largest
  * scores, ties to the lowest global index; the union in selection order (score descending, ties to the lowest
  * index), replicated on every rank. group: n_local group ids in [0, n_groups), or -1 for rows never selected;
  * NULL means every row is in group 0 (n_groups must then be 1). Scores must be finite (collective error

@@ -11,6 +11,7 @@
  * budget parsing and outputs (pipeline.c, output.c).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <winnow/config.h>
 #include <winnow/lobass.h>
@@ -35,7 +36,7 @@ static PetscErrorCode lobass_label_table(wn_problem *prob, const wn_lobass_label
     if (k) PetscCall(PetscSNPrintf(b, sizeof(b), " %10lld", (long long)k[g]));
     PetscCall(PetscPrintf(prob->comm, "  %-24s %12lld%s %10lld  %.10g\n", labels->names + (size_t)g * labels->width, (long long)labels->count[g], b, (long long)counts[g], thr[g]));
     len = strlen(compact);
-    if (len < sizeof(compact) - 1) PetscCall(PetscSNPrintf(compact + len, sizeof(compact) - len, "%s%s:%lld", g ? "," : "", labels->names + (size_t)g * labels->width, (long long)counts[g]));
+    if (len < sizeof(compact) - 1) snprintf(compact + len, sizeof(compact) - len, "%s%s:%lld", g ? "," : "", labels->names + (size_t)g * labels->width, (long long)counts[g]); /* truncates quietly */
   }
   /* the whole list only when it fits the RESULT line comfortably; the table above always has it */
   if (strlen(compact) < sizeof(compact) - 1) PetscCall(wn_report_result(prob->report, "lobass_label_counts", "%s", compact));
