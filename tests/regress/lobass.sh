@@ -11,6 +11,7 @@ MK="$top_builddir/tests/tools/mkdata"
 dir=$(wn_tmpdir)
 nps=${MPI_TEST_NPROCS:-"1 2 3 4"}
 "$MK" "$dir/data.h5" -n 203 -m 2 -d 4 -labels 5 -seed 3 -losses >/dev/null 2>&1 || wn_skip_all "mkdata -losses failed"
+"$MK" "$dir/tiny.h5" -n 3 -m 1 -d 2 -labels 2 -seed 5 -losses >/dev/null 2>&1 || wn_skip_all "mkdata failed"
 "$MK" "$dir/nolabels.h5" -n 50 -m 2 -d 4 -seed 4 -losses >/dev/null 2>&1 || wn_skip_all "mkdata failed"
 for k in nan short missing; do
   "$MK" "$dir/bad_$k.h5" -n 203 -m 2 -d 4 -labels 5 -seed 3 -losses_bad "$k" >/dev/null 2>&1 || wn_skip_all "mkdata -losses_bad $k failed"
@@ -49,7 +50,7 @@ brute() {
   [ -s "$o.expect" ] && cmp -s "$o.expect" "$o.got" || { ok=0; wn_diag "brute force differs from the selection"; diff "$o.expect" "$o.got" | head -6 | sed 's/^/# /'; }
 }
 
-wn_plan 20
+wn_plan 21
 same_on_ranks diff select -wn_method lobass -wn_budget 20 $common
 tap $ok 1 "lobass diff, budget 20 (ties at the threshold): identical picks and gains on ranks $nps, checks PASSED"
 thr=$(wn_result_field "$dir/diff-1.log" lobass_threshold)
@@ -91,10 +92,13 @@ if command -v h5dump >/dev/null 2>&1; then
 else
   wn_skip "/scores/learnability holds L0 - L1" "h5dump not installed"
 fi
+same_on_ranks tiny select -wn_method lobass -wn_lobass_per_label proportional -wn_budget 2 -wn_progress 0 -wn_candidates "$dir/tiny.h5"
+[ "$(wc -l < "$dir/tiny-1.picks" 2>/dev/null)" = 2 ] || ok=0
+tap $ok 12 "N = 3 < 4 ranks (a rank without rows), per label: identical picks on ranks $nps"
 o="$dir/run"
 wn_mpirun 2 "$W" run -wn_method lobass -wn_budget 20 $common -wn_output "$o" > "$o.log" 2>&1
 [ "$(wn_result_field "$o.log" checksum)" = "$(wn_result_field "$dir/diff-1.log" checksum)" ] && [ "$(wn_result_field "$o.log" checks)" = PASSED ]
-tap_rc $? 12 "winnow run -wn_method lobass gives the same selection as select"
+tap_rc $? 13 "winnow run -wn_method lobass gives the same selection as select"
 
 # bad inputs: one message, exit 1, no output
 bad() { # N DESC PATTERN ARGS...
@@ -103,12 +107,12 @@ bad() { # N DESC PATTERN ARGS...
   c=$(grep -c 'winnow: error' "$o.log")
   if [ $rc = 1 ] && [ "$c" = 1 ] && grep -q -- "$pat" "$o.log" && [ ! -e "$o.h5" ] && [ ! -e "$o.jsonl" ]; then wn_ok "$desc"; else wn_not_ok "$desc (rc $rc, $c messages)"; wn_diag_file "$o.log"; fi
 }
-bad 13 "a missing loss dataset is named" "dataset /signals/loss_tuned not found in '$dir/bad_missing.h5'" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_missing.h5"
-bad 14 "losses of the wrong length refused" "loss_tuned in '$dir/bad_short.h5' has 202 values; expected N = 203" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_short.h5"
-bad 15 "a NaN loss refused, naming the row" "loss_tuned in '$dir/bad_nan.h5' has a NaN loss at row 101" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_nan.h5"
-bad 16 "a given budget for an unknown label refused" "label 'poetry', which no candidate has" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,poetry:3 -wn_budget 5 $common
-bad 17 "given budgets that do not add up to -wn_budget refused" "add up to 5 but the budget is 10: set -wn_budget 5" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,class1:3 -wn_budget 10 $common
-bad 18 "per-label budgets without labels refused" "needs candidate labels" select -wn_method lobass -wn_lobass_per_label proportional -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/nolabels.h5"
-bad 19 "label budgets without -wn_lobass_per_label given refused" "needs -wn_lobass_per_label given" select -wn_method lobass -wn_lobass_label_budgets class0:5 -wn_budget 5 $common
-bad 20 "a malformed label budget refused, naming it" "the count 'x' of label 'class0'" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:x -wn_budget 5 $common
+bad 14 "a missing loss dataset is named" "dataset /signals/loss_tuned not found in '$dir/bad_missing.h5'" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_missing.h5"
+bad 15 "losses of the wrong length refused" "loss_tuned in '$dir/bad_short.h5' has 202 values; expected N = 203" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_short.h5"
+bad 16 "a NaN loss refused, naming the row" "loss_tuned in '$dir/bad_nan.h5' has a NaN loss at row 101" select -wn_method lobass -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/bad_nan.h5"
+bad 17 "a given budget for an unknown label refused" "label 'poetry', which no candidate has" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,poetry:3 -wn_budget 5 $common
+bad 18 "given budgets that do not add up to -wn_budget refused" "add up to 5 but the budget is 10: set -wn_budget 5" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:2,class1:3 -wn_budget 10 $common
+bad 19 "per-label budgets without labels refused" "needs candidate labels" select -wn_method lobass -wn_lobass_per_label proportional -wn_budget 5 -wn_progress 0 -wn_candidates "$dir/nolabels.h5"
+bad 20 "label budgets without -wn_lobass_per_label given refused" "needs -wn_lobass_per_label given" select -wn_method lobass -wn_lobass_label_budgets class0:5 -wn_budget 5 $common
+bad 21 "a malformed label budget refused, naming it" "the count 'x' of label 'class0'" select -wn_method lobass -wn_lobass_per_label given -wn_lobass_label_budgets class0:x -wn_budget 5 $common
 wn_done
