@@ -1,7 +1,7 @@
 #!/bin/sh
 # lobass.sh - LoBaSS end to end (TAP): `winnow select -wn_method lobass` on a mkdata fixture with synthetic losses
 # (multiples of 1/32, so many exact ties fall across rank boundaries): identical picks and gains on 1 to 4 ranks for
-# both score forms and the three per-label modes, the picks equal to a brute-force sort of the written scores, the
+# both score forms and the three per-label modes (and N = 3 < P), the picks equal to a brute-force sort of the written scores, the
 # scores equal to L0 - L1 read back with h5dump, `run` equal to `select`, and bad inputs (a missing loss dataset,
 # lengths that differ from the pool, NaN losses, unknown labels, budgets that do not add up or are malformed, no labels) refused
 # with one clear message, exit 1 and no output file.
