@@ -192,6 +192,10 @@ static void config_defaults(wn_config *cfg)
   cfg->p3_pct_end        = 95.0;
   cfg->p3_source         = WN_P3_SOURCE_AUTO;
   cfg->p3_alpha          = 0.1;
+  cfg->lobass_score      = WN_LOBASS_DIFF;
+  strcpy(cfg->lobass_loss_base, "/signals/loss_base");
+  strcpy(cfg->lobass_loss_tuned, "/signals/loss_tuned");
+  cfg->lobass_per_label  = WN_LOBASS_PER_LABEL_NONE;
   strcpy(cfg->output, "winnow_out");
   strcpy(cfg->featurize.output, "features.h5");
   strcpy(cfg->featurize.text_fields, "text");
@@ -310,6 +314,17 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_p3_features", "p3: DPP features from signals (/signals/epoch_<e>/features) or the candidates' embedding", wn_p3_features_names, 2, &cfg->p3_features));
     cfg->p3_source = (wn_p3_source)src;
   }
+  { /* LoBaSS */
+    int score = (int)cfg->lobass_score, per_label = (int)cfg->lobass_per_label;
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_lobass_score", "lobass: learnability score diff (L0 - L1) or normalized ((L0 - L1) / L0)", wn_lobass_score_names, 2, &score));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_lobass_signals", "lobass: HDF5 file with the losses; default: the candidates file [path]", "path", cfg->lobass_signals, sizeof(cfg->lobass_signals)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_lobass_loss_base", "lobass: dataset of the N losses L0 under the base model [dataset]", "dataset", cfg->lobass_loss_base, sizeof(cfg->lobass_loss_base)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_lobass_loss_tuned", "lobass: dataset of the N losses L1 under the fine-tuned reference model [dataset]", "dataset", cfg->lobass_loss_tuned, sizeof(cfg->lobass_loss_tuned)));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_lobass_per_label", "lobass: one top-k (none), or per label with budgets proportional to the label sizes or given", wn_lobass_per_label_names, 3, &per_label));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_lobass_label_budgets", "lobass: per-label budgets \"label:count,...\" for -wn_lobass_per_label given (they add up to -wn_budget)", "", cfg->lobass_label_budgets, sizeof(cfg->lobass_label_budgets)));
+    cfg->lobass_score     = (wn_lobass_score)score;
+    cfg->lobass_per_label = (wn_lobass_per_label)per_label;
+  }
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_warm_start", "Text file of candidate ids (one per line) selected first [path]", "path", cfg->warm_start, sizeof(cfg->warm_start)));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_progress", "Seconds between progress lines on long loops, 0 = none [s]", "s", &cfg->progress_interval));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_quality_label", "Candidate label counted as on-target in the quality report; default: the targets' label", "", cfg->quality_label, sizeof(cfg->quality_label)));
@@ -379,6 +394,10 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->p3_pct_start >= 0 && cfg->p3_pct_start <= 100 && cfg->p3_pct_end >= 0 && cfg->p3_pct_end <= 100, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_pct_start and -wn_p3_pct_end must be percentages in [0, 100], got %g and %g", cfg->p3_pct_start, cfg->p3_pct_end);
   PetscCheck(!cfg->p3_trend || cfg->p3_epoch >= 1, comm, PETSC_ERR_ARG_INCOMP, "-wn_p3_trend needs the previous epoch's difficulty: -wn_p3_epoch must be >= 1, got %lld", (long long)cfg->p3_epoch);
   PetscCheck(isfinite(cfg->p3_alpha), comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_p3_alpha must be finite");
+  PetscCheck(cfg->lobass_per_label == WN_LOBASS_PER_LABEL_GIVEN || !cfg->lobass_label_budgets[0], comm, PETSC_ERR_ARG_INCOMP, "-wn_lobass_label_budgets needs -wn_lobass_per_label given (it is %s)", wn_lobass_per_label_names[cfg->lobass_per_label]);
+  PetscCheck(cfg->lobass_per_label != WN_LOBASS_PER_LABEL_GIVEN || cfg->lobass_label_budgets[0], comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_per_label given needs -wn_lobass_label_budgets \"label:count,label:count,...\"");
+  if (cfg->lobass_label_budgets[0]) PetscCall(wn_lobass_budgets_check(comm, cfg->lobass_label_budgets, NULL, NULL));
+  PetscCheck(cfg->lobass_loss_base[0] && cfg->lobass_loss_tuned[0], comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_loss_base and -wn_lobass_loss_tuned must name datasets");
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);

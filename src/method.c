@@ -19,6 +19,8 @@ static const wn_method wn_methods[] = {
   {"dpp_kernel", "DPP greedy MAP on a dense N x N kernel L: a user-supplied L (`select`) or the pool kernel (`run`)", "Chen, Zhang, Zhou, NeurIPS 2018", WN_NEEDS_POOL_KERNEL, "diagonal", wn_select_dpp_kernel},
   {"p3", "P3 per epoch: policy-driven difficulty, pace-adaptive percentile threshold, DPP diversity within the eligible set",
    "Yang et al., P3, arXiv 2408.05541 (train.py --sort policy_sampling_SPL_DPP); DPP: Chen et al. 2018", WN_NEEDS_FEATURES, "difficulty", wn_select_p3},
+  {"lobass", "LoBaSS: the most learnable candidates, s = L0 - L1 (or / L0) from the losses under the base and the fine-tuned model; exact top-k, optionally per label",
+   "Zhou et al., LoBaSS: Gauging Learnability in Supervised Fine-tuning Data, arXiv 2310.13008 (no public code)", WN_NEEDS_FEATURES, "learnability", wn_select_lobass},
 };
 
 const wn_method *wn_method_find(const char *name)

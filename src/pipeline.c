@@ -151,8 +151,8 @@ PetscErrorCode wn_pipeline_load(wn_run *run)
   PetscCall(wn_report_phase_begin(&run->report, WN_PHASE_LOAD));
   {
     wn_input_spec spec = cfg->candidates;
-    /* P3 with its token-probability features reads only ids and labels from the candidates file */
-    if ((needs & WN_NEEDS_FEATURES) && !strcmp(cfg->method, "p3") && cfg->p3_features == 0) spec.metadata_only = PETSC_TRUE;
+    /* P3 with its token-probability features, and LoBaSS (losses only), read only ids and labels from the candidates file */
+    if ((needs & WN_NEEDS_FEATURES) && ((!strcmp(cfg->method, "p3") && cfg->p3_features == 0) || !strcmp(cfg->method, "lobass"))) spec.metadata_only = PETSC_TRUE;
     PetscCall(wn_pool_read(run->comm, &spec, &run->pool));
   }
   PetscCall(pipeline_check_records(run, run->pool->layout.n_global));

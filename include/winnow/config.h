@@ -16,6 +16,7 @@
 #include <winnow/tsds.h>
 #include <winnow/dpp.h>
 #include <winnow/p3.h>
+#include <winnow/lobass.h>
 
 typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
 PETSC_EXTERN const char *const wn_command_names[];
@@ -75,6 +76,13 @@ typedef struct {
   double         p3_alpha;                  /* -wn_p3_alpha */
   int            p3_mode;                   /* -wn_p3_mode: 0 rounds (the reference), 1 onepass */
   int            p3_features;               /* -wn_p3_features: 0 signals (/signals/epoch_<e>/features), 1 embedding */
+  /* LoBaSS */
+  wn_lobass_score     lobass_score;         /* -wn_lobass_score diff|normalized */
+  char                lobass_signals[PETSC_MAX_PATH_LEN]; /* -wn_lobass_signals: HDF5 file with the losses (default: the candidates file) */
+  char                lobass_loss_base[256];  /* -wn_lobass_loss_base: dataset of L0 (base model) */
+  char                lobass_loss_tuned[256]; /* -wn_lobass_loss_tuned: dataset of L1 (fine-tuned reference model) */
+  wn_lobass_per_label lobass_per_label;     /* -wn_lobass_per_label none|proportional|given */
+  char                lobass_label_budgets[PETSC_MAX_PATH_LEN]; /* -wn_lobass_label_budgets "label:count,..." */
   char           warm_start[PETSC_MAX_PATH_LEN]; /* -wn_warm_start: text file of ids */
   double         progress_interval;         /* -wn_progress, seconds */
   char           quality_label[256];        /* -wn_quality_label: label counted as "on target" in the report */

@@ -66,6 +66,7 @@ PETSC_EXTERN PetscErrorCode wn_select_tsds(wn_problem *prob, wn_selection **sel,
 PETSC_EXTERN PetscErrorCode wn_select_dpp(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_dpp_kernel(wn_problem *prob, wn_selection **sel, double **scores);
 PETSC_EXTERN PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **scores);
+PETSC_EXTERN PetscErrorCode wn_select_lobass(wn_problem *prob, wn_selection **sel, double **scores);
 
 /* Shared by the facility-location family (src/methods/facility_location.c): run the greedy engine on the
  * FL-family objective with the given caps/floors (n_cols arrays or NULL, copied), fill the optional

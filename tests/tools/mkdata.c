@@ -3,6 +3,7 @@
  *   mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-npy OUTDIR]
  *                 [-bad3d] [-badtype] [-targets_d D2] [-utility]
  *                 [-signals E [-signals_difficulty] [-signals_bad KIND]] [-quality] [-spd_kernel [-spd_kernel_bad]]
+ *                 [-losses [-losses_bad nan|short|missing]]
  *
  * Writes OUT.h5 in winnow's schema (DESIGN.md section 6):
  *   /candidates/embedding  N x D float32 (float64 with -f64)
@@ -38,6 +39,11 @@
  *                   X X^T / d + 0.5 I of the rows' float32 embeddings X (attribute orientation =
  *                   "candidate-major"); -spd_kernel_bad sets the symmetric pair (3, 4) and (4, 3) (or (N-1, 0)
  *                   when N < 4) to 100, far above the diagonal: indefinite, even L + I, with a positive diagonal
+ * LoBaSS fixtures:
+ *   -losses         write /signals/loss_base and /signals/loss_tuned (N float64 each, SYNTHETIC): L0 = (16 + j) / 16
+ *                   with j uniform in 0..31, L1 = L0 - m / 32 with m uniform in 0..15, so the diff scores are
+ *                   multiples of 1/32 in [0, 15/32] (exact in binary, with many exact ties across rank boundaries)
+ *   -losses_bad KIND  nan (L1 of row N/2 is NaN), short (loss_tuned has N - 1 values), missing (no loss_tuned)
  * Owns nothing in the library; it only uses h5io.h, npy.h, layout.h and util.h.
  */
 #include <math.h>
@@ -52,6 +58,7 @@
 
 static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [-f64] [-nan ROW] [-inf ROW] [-npy OUTDIR] [-bad3d] [-badtype] [-targets_d D2]\n"
                            "       [-utility] [-signals E [-signals_difficulty] [-signals_bad offsets|length|negprob|nanprob]] [-quality] [-spd_kernel [-spd_kernel_bad]]\n"
+                           "       [-losses [-losses_bad nan|short|missing]]\n"
                            "Writes a clustered fixture in winnow's HDF5 schema (see the banner of tests/tools/mkdata.c).\n";
 
 /* Counter streams of the generator: high bits say which quantity, low bits where. */
@@ -59,6 +66,7 @@ static const char help[] = "mkdata OUT.h5 -n N -m M -d D [-seed S] [-labels C] [
 #define MK_CANDIDATE (2ULL << 60)
 #define MK_TARGET    (3ULL << 60)
 #define MK_QUALITY   (4ULL << 60)
+#define MK_LOSS      (5ULL << 60)
 #define MK_NOISE     0.25
 #define MK_FEATURES  30 /* P3's signature width (METHODS.md 1.4) */
 
@@ -206,13 +214,44 @@ static PetscErrorCode mk_write_spd_kernel(MPI_Comm comm, hid_t file, const wn_la
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* LoBaSS's losses (see the banner): row i's two losses from two counters of the MK_LOSS stream, so any rank
+ * writes any row. bad: 0 none, 1 nan, 2 short, 3 missing. */
+static void mk_losses(uint64_t seed, int64_t i, double *l0, double *l1)
+{
+  double j = floor(32.0 * wn_uniform01(seed, MK_LOSS + 2 * (uint64_t)i)), m = floor(16.0 * wn_uniform01(seed, MK_LOSS + 2 * (uint64_t)i + 1));
+
+  *l0 = (16.0 + j) / 16.0;
+  *l1 = *l0 - m / 32.0;
+}
+
+static PetscErrorCode mk_write_losses(MPI_Comm comm, hid_t file, int64_t n, uint64_t seed, int bad)
+{
+  wn_layout L, S;
+  double   *l0, *l1, dummy;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_layout_init(comm, n, &L));
+  PetscCall(PetscMalloc2(L.n_local + 1, &l0, L.n_local + 1, &l1));
+  for (int64_t i = 0; i < L.n_local; i++) mk_losses(seed, L.row_start + i, &l0[i], &l1[i]);
+  if (bad == 1 && n / 2 >= L.row_start && n / 2 < L.row_start + L.n_local) l1[n / 2 - L.row_start] = NAN;
+  PetscCall(wn_h5_write_rows_double(comm, file, "/signals/loss_base", n, L.row_start, L.n_local, l0));
+  if (bad == 2) { /* N - 1 values: rows 0 .. N - 2 */
+    PetscCall(wn_layout_init(comm, n - 1, &S));
+    for (int64_t i = 0; i < S.n_local; i++) mk_losses(seed, S.row_start + i, &dummy, &l1[i]);
+    PetscCall(wn_h5_write_rows_double(comm, file, "/signals/loss_tuned", n - 1, S.row_start, S.n_local, l1));
+  } else if (bad != 3) PetscCall(wn_h5_write_rows_double(comm, file, "/signals/loss_tuned", n, L.row_start, L.n_local, l1));
+  PetscCall(PetscFree2(l0, l1));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode mkdata_run(int argc, char **argv)
 {
   MPI_Comm  comm = PETSC_COMM_WORLD;
   const char *out;
   int64_t   n = 0, m = 0, d = 0, seed = 42, labels = 0, nan_row = -1, inf_row = -1, targets_d = 0, clusters, signals = 0;
-  PetscBool f64, bad3d, badtype, npy, utility, signals_difficulty, has_bad, quality, spd_kernel, spd_kernel_bad;
-  char      npy_dir[PETSC_MAX_PATH_LEN], bad_kind[32] = "";
+  PetscBool f64, bad3d, badtype, npy, utility, signals_difficulty, has_bad, quality, spd_kernel, spd_kernel_bad, losses, has_losses_bad;
+  char      npy_dir[PETSC_MAX_PATH_LEN], bad_kind[32] = "", losses_bad_kind[32] = "";
+  int       losses_bad = 0;
   synth_bad bad = SYNTH_BAD_NONE;
   float    *emb = NULL; /* this rank's float32 embedding rows, for the synthetic signals */
   wn_layout L, T;
@@ -256,6 +295,15 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscOptionsHasName(NULL, NULL, "-quality", &quality));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-spd_kernel", &spd_kernel));
   PetscCall(PetscOptionsHasName(NULL, NULL, "-spd_kernel_bad", &spd_kernel_bad));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-losses", &losses));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-losses_bad", losses_bad_kind, sizeof(losses_bad_kind), &has_losses_bad));
+  if (has_losses_bad) {
+    if (!strcmp(losses_bad_kind, "nan")) losses_bad = 1;
+    else if (!strcmp(losses_bad_kind, "short")) losses_bad = 2;
+    else if (!strcmp(losses_bad_kind, "missing")) losses_bad = 3;
+    else SETERRQ(comm, PETSC_ERR_ARG_WRONG, "mkdata: -losses_bad '%s' is not one of nan, short, missing", losses_bad_kind);
+    losses = PETSC_TRUE;
+  }
   if (has_bad) {
     if (!strcmp(bad_kind, "offsets")) bad = SYNTH_BAD_OFFSETS;
     else if (!strcmp(bad_kind, "length")) bad = SYNTH_BAD_LENGTH;
@@ -345,6 +393,10 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
     PetscCall(wn_h5_write_rows_double(comm, file, "/candidates/quality", n, L.row_start, L.n_local, q));
     PetscCall(PetscFree(q));
   }
+  if (losses) {
+    PetscCall(mk_write_losses(comm, file, n, (uint64_t)seed, losses_bad));
+    if (!signals) PetscCall(wn_h5_attr_write_string(comm, file, "/signals", "synthetic", "yes: LoBaSS losses generated by tests/tools/mkdata, not from a model"));
+  }
   if (spd_kernel) PetscCall(mk_write_spd_kernel(comm, file, &L, (uint64_t)seed, d, clusters, nan_row, inf_row, spd_kernel_bad));
   PetscCall(wn_h5_attr_write_string(comm, file, "/", "generator", "tests/tools/mkdata"));
   PetscCall(wn_h5_attr_write_int64(comm, file, "/", "seed", seed));
@@ -373,6 +425,7 @@ static PetscErrorCode mkdata_run(int argc, char **argv)
   PetscCall(PetscPrintf(comm, "mkdata: wrote %s: %lld candidates x %lld (%s%s), %lld targets x %lld, %lld clusters%s%s\n", out, (long long)n, (long long)d, badtype ? "int32" : f64 ? "float64" : "float32", bad3d ? ", 3-D" : "", (long long)m, (long long)targets_d,
                         (long long)clusters, labels > 0 ? ", labels" : "", nan_row >= 0 ? ", NaN injected" : ""));
   if (signals > 0) PetscCall(PetscPrintf(comm, "mkdata: synthetic P3 signals for %lld epochs%s%s%s\n", (long long)signals, signals_difficulty ? " with difficulty" : "", has_bad ? ", epoch 0 corrupted: " : "", bad_kind));
+  if (losses) PetscCall(PetscPrintf(comm, "mkdata: synthetic LoBaSS losses /signals/loss_base, /signals/loss_tuned%s%s\n", has_losses_bad ? ", corrupted: " : "", losses_bad_kind));
   if (quality || spd_kernel) PetscCall(PetscPrintf(comm, "mkdata:%s%s\n", quality ? " /candidates/quality" : "", spd_kernel ? (spd_kernel_bad ? " /kernel/values (indefinite)" : " /kernel/values (SPD)") : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
