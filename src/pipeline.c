@@ -544,6 +544,17 @@ PetscErrorCode wn_pipeline_resolve(wn_run *run, int64_t N)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* How the method's loop runs, for the report: the DPP family always naive, LoBaSS no greedy at all ("topk"),
+ * the facility-location family as -wn_greedy says. Pure. */
+static const char *pipeline_greedy_name(const wn_run *run)
+{
+  const char *m = run->cfg->method;
+  if (!strcmp(m, "lobass")) return "topk";
+  if (!strcmp(m, "tsds")) return "none";
+  if (!strncmp(m, "dpp", 3) || !strcmp(m, "p3")) return "naive";
+  return wn_greedy_kind_names[run->cfg->greedy];
+}
+
 /**
   @brief Run the method on the greedy engine with the resolved budget and warm start.
 
@@ -582,7 +593,7 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.report                   = &run->report;
   if (run->method->needs & WN_NEEDS_EMBEDDINGS) PetscCall(PetscPrintf(run->comm, "select: %s, %lld draws from %lld candidates (seed %llu)\n", cfg->method, (long long)budget, (long long)N, (unsigned long long)cfg->seed));
   else PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "",
-                             (run->method->needs & WN_NEEDS_FEATURES) || !strncmp(cfg->method, "dpp", 3) ? "naive" : wn_greedy_kind_names[cfg->greedy]));
+                             pipeline_greedy_name(run)));
   PetscCall(run->method->select(&prob, &run->sel, &run->scores));
   PetscCall(pipeline_file_rows(run));
   wn_selection_checksum(run->file_index, run->sel->n, run->checksum);
@@ -721,6 +732,8 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
     PetscCall(pipeline_print_picks(run, 10));
     if (run->method->needs & WN_NEEDS_EMBEDDINGS)
       PetscCall(PetscPrintf(run->comm, "\n%lld distinct picks holding probability mass %.6g\nselection checksum %s\n", (long long)sel->n, sel->n ? sel->objective[sel->n - 1] : 0.0, run->checksum));
+    else if (!strcmp(cfg->method, "lobass"))
+      PetscCall(PetscPrintf(run->comm, "\nsum of the selected scores %.10g after %lld picks (exact distributed top-k, no greedy)\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, run->checksum));
     else if (run->method->needs & WN_NEEDS_FEATURES)
       PetscCall(PetscPrintf(run->comm, "\nobjective (log det) %.10g after %lld picks; %lld Schur-complement reads\nselection checksum %s\n", sel->n ? sel->objective[sel->n - 1] : 0.0, (long long)sel->n, (long long)sel->evaluations, run->checksum));
     else
@@ -729,7 +742,7 @@ PetscErrorCode wn_pipeline_report(wn_run *run)
     PetscCall(wn_report_result(&run->report, "budget", "%lld", (long long)run->budget));
     PetscCall(wn_report_result(&run->report, "selected", "%lld", (long long)sel->n));
     PetscCall(wn_report_result(&run->report, "warm", "%lld", (long long)sel->n_warm));
-    PetscCall(wn_report_result(&run->report, "greedy", "%s", (run->method->needs & WN_NEEDS_FEATURES) || !strncmp(cfg->method, "dpp", 3) ? "naive" : wn_greedy_kind_names[cfg->greedy]));
+    PetscCall(wn_report_result(&run->report, "greedy", "%s", pipeline_greedy_name(run)));
     PetscCall(wn_report_result(&run->report, "evaluations", "%lld", (long long)sel->evaluations));
     PetscCall(wn_report_result(&run->report, "objective", "%.10g", sel->n ? sel->objective[sel->n - 1] : 0.0));
     PetscCall(wn_report_result(&run->report, "stop", "%s", sel->stop_reason));
