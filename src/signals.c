@@ -513,17 +513,13 @@ static PetscErrorCode signals_train_file(signals_ctx *c, wn_ngram *lm, const cha
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The base corpus: every file of -wn_signals_base into lm (not built here). Collective. */
-static PetscErrorCode signals_train_base(signals_ctx *c, wn_ngram *lm, signals_corpus *stats)
+/* The base corpus: every file of the list (signals_list_base) into lm (not built here). Collective. */
+static PetscErrorCode signals_train_base(signals_ctx *c, wn_ngram *lm, const char *list, int64_t n, PetscBool is_dir, signals_corpus *stats)
 {
-  char     *list, *path;
-  int64_t   n;
-  PetscBool is_dir;
-  int       unit = SIGNALS_UNIT_LINE, first_unit = -1;
+  const char *path = list;
+  int         unit = SIGNALS_UNIT_LINE, first_unit = -1;
 
   PetscFunctionBeginUser;
-  PetscCall(signals_list_base(c->comm, c->p->base, &list, &n, &is_dir));
-  path = list;
   for (int64_t f = 0; f < n; f++) {
     PetscCall(signals_base_unit(c, path, is_dir, &unit));
     if (first_unit < 0) first_unit = unit;
@@ -531,7 +527,6 @@ static PetscErrorCode signals_train_base(signals_ctx *c, wn_ngram *lm, signals_c
     PetscCall(signals_train_file(c, lm, path, unit, "base corpus file", stats));
     path += strlen(path) + 1;
   }
-  PetscCall(PetscFree(list));
   PetscCall(PetscStrncpy(stats->format, first_unit == SIGNALS_UNIT_FORTUNE ? "fortune" : first_unit == SIGNALS_UNIT_LINE ? "text" : first_unit == SIGNALS_UNIT_JSONL_FIELDS ? "jsonl" : "mixed", sizeof(stats->format)));
   PetscCheck(stats->units > 0, c->comm, PETSC_ERR_FILE_UNEXPECTED, "the base corpus '%s' (-wn_signals_base, read as %s) has no text: %lld files, %lld bytes, no token", c->p->base, stats->format, (long long)stats->files, (long long)stats->bytes);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -876,6 +871,63 @@ static PetscErrorCode signals_attrs(MPI_Comm comm, hid_t file, const char *objec
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The datasets of the output file this run would replace, as " /a /b" in found (empty: none); with remove, delete
+ * them (HDF5 does not reclaim the space; h5repack does). SYNTHETIC /signals (tools/synth_signals) count as one
+ * whole group. Collective. */
+static PetscErrorCode signals_conflicts(signals_ctx *c, hid_t file, PetscBool remove, char *found, size_t flen)
+{
+  const wn_signals_params *p = c->p;
+  char                     group[64], synthetic[256] = "";
+  const char              *names[3];
+  int                      n = 0;
+  PetscBool                has_signals, attr, e;
+
+  PetscFunctionBeginUser;
+  found[0] = 0;
+  PetscCall(PetscSNPrintf(group, sizeof(group), "/signals/epoch_%lld", (long long)p->epoch));
+  PetscCall(wn_h5_exists(c->comm, file, "/signals", &has_signals));
+  if (!has_signals) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(wn_h5_attr_read_string(c->comm, file, "/signals", "synthetic", synthetic, sizeof(synthetic), &attr));
+  if (attr && !strncmp(synthetic, "yes", 3)) {
+    PetscCall(PetscStrncpy(found, " /signals (SYNTHETIC, from tools/synth_signals: replaced as a whole)", flen));
+    if (remove) WN_CALL_HDF5(H5Ldelete, (file, "/signals", H5P_DEFAULT));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (p->losses) {
+    names[n++] = "/signals/loss_base";
+    names[n++] = "/signals/loss_tuned";
+  }
+  if (p->p3) names[n++] = group;
+  for (int k = 0; k < n; k++) {
+    PetscCall(wn_h5_exists(c->comm, file, names[k], &e));
+    if (!e) continue;
+    PetscCall(PetscStrlcat(found, " ", flen));
+    PetscCall(PetscStrlcat(found, names[k], flen));
+    if (remove) WN_CALL_HDF5(H5Ldelete, (file, names[k], H5P_DEFAULT));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Before any work: an existing output must be HDF5 and, without -wn_signals_force, hold none of the datasets this
+ * run writes. Collective. */
+static PetscErrorCode signals_check_output(signals_ctx *c)
+{
+  const wn_signals_params *p = c->p;
+  int                      exists = 0;
+  hid_t                    file;
+  char                     found[1024];
+
+  PetscFunctionBeginUser;
+  if (c->rank == 0) exists = access(p->output, F_OK) == 0;
+  PetscCallMPI(MPI_Bcast(&exists, 1, MPI_INT, 0, c->comm));
+  if (!exists) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(wn_h5_open(c->comm, p->output, PETSC_FALSE, &file));
+  PetscCall(signals_conflicts(c, file, PETSC_FALSE, found, sizeof(found)));
+  PetscCall(wn_h5_close(&file));
+  PetscCheck(!found[0] || p->force, c->comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' (-wn_signals_output) already holds%s; pass -wn_signals_force to replace them", p->output, found);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Write the signals into p->output. Collective. */
 static PetscErrorCode signals_write(signals_ctx *c, const signals_candidates *cd, const signals_provenance *v, const double *loss_base, const double *loss_tuned, const double *step_prob, const float *features, char *note, size_t nlen)
 {
@@ -883,57 +935,17 @@ static PetscErrorCode signals_write(signals_ctx *c, const signals_candidates *cd
   const int64_t            N = cd->L.n_global;
   int                      exists = 0;
   hid_t                    file   = -1;
-  char                     group[64], ds[128], tmp[PETSC_MAX_PATH_LEN], found[1024] = "", synthetic[256] = "";
-  PetscBool                has_signals = PETSC_FALSE, is_synth = PETSC_FALSE, found_attr;
+  char                     group[64], ds[128], tmp[PETSC_MAX_PATH_LEN], found[1024] = "";
 
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(group, sizeof(group), "/signals/epoch_%lld", (long long)p->epoch));
   if (c->rank == 0) exists = access(p->output, F_OK) == 0;
   PetscCallMPI(MPI_Bcast(&exists, 1, MPI_INT, 0, c->comm));
-  if (exists) {
+  if (exists) { /* in place; signals_check_output refused conflicts without -wn_signals_force */
     PetscCall(wn_h5_open(c->comm, p->output, PETSC_TRUE, &file));
-    PetscCall(wn_h5_exists(c->comm, file, "/signals", &has_signals));
-    if (has_signals) {
-      PetscCall(wn_h5_attr_read_string(c->comm, file, "/signals", "synthetic", synthetic, sizeof(synthetic), &found_attr));
-      is_synth = found_attr && !strncmp(synthetic, "yes", 3);
-    }
-    if (is_synth) {
-      PetscCall(PetscStrlcat(found, " /signals (SYNTHETIC, from tools/synth_signals: replaced as a whole)", sizeof(found)));
-    } else {
-      PetscBool e;
-      if (p->losses) {
-        PetscCall(wn_h5_exists(c->comm, file, "/signals/loss_base", &e));
-        if (e) PetscCall(PetscStrlcat(found, " /signals/loss_base", sizeof(found)));
-        PetscCall(wn_h5_exists(c->comm, file, "/signals/loss_tuned", &e));
-        if (e) PetscCall(PetscStrlcat(found, " /signals/loss_tuned", sizeof(found)));
-      }
-      if (p->p3) {
-        PetscCall(wn_h5_exists(c->comm, file, group, &e));
-        if (e) {
-          PetscCall(PetscStrlcat(found, " ", sizeof(found)));
-          PetscCall(PetscStrlcat(found, group, sizeof(found)));
-        }
-      }
-    }
-    if (found[0] && !p->force) PetscCall(wn_h5_close(&file));
+    PetscCall(signals_conflicts(c, file, p->force, found, sizeof(found)));
     PetscCheck(!found[0] || p->force, c->comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' already holds%s; pass -wn_signals_force to replace them", p->output, found);
-    if (found[0]) { /* -wn_signals_force: remove them (HDF5 does not reclaim the space; h5repack does) */
-      PetscBool e;
-      if (is_synth) WN_CALL_HDF5(H5Ldelete, (file, "/signals", H5P_DEFAULT));
-      else {
-        if (p->losses) {
-          PetscCall(wn_h5_exists(c->comm, file, "/signals/loss_base", &e));
-          if (e) WN_CALL_HDF5(H5Ldelete, (file, "/signals/loss_base", H5P_DEFAULT));
-          PetscCall(wn_h5_exists(c->comm, file, "/signals/loss_tuned", &e));
-          if (e) WN_CALL_HDF5(H5Ldelete, (file, "/signals/loss_tuned", H5P_DEFAULT));
-        }
-        if (p->p3) {
-          PetscCall(wn_h5_exists(c->comm, file, group, &e));
-          if (e) WN_CALL_HDF5(H5Ldelete, (file, group, H5P_DEFAULT));
-        }
-      }
-      PetscCall(PetscSNPrintf(note, nlen, "replaced%s", found));
-    }
+    if (found[0]) PetscCall(PetscSNPrintf(note, nlen, "replaced%s", found));
   } else {
     PetscCall(wn_output_temp_name(c->comm, p->output, tmp, sizeof(tmp)));
     PetscCall(wn_h5_create(c->comm, tmp, &file));
@@ -1066,6 +1078,9 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   uint64_t           hash = 0;
   char               how[PETSC_MAX_PATH_LEN + 256], note[1200] = "", steps[64];
   int                n_ctx;
+  char              *base_list;
+  int64_t            n_base_files;
+  PetscBool          base_is_dir;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMemzero(&c, sizeof(c)));
@@ -1103,6 +1118,8 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   }
   PetscCall(wn_output_check_writable(comm, params->output));
   PetscCall(signals_check_clobber(&c));
+  PetscCall(signals_check_output(&c));
+  PetscCall(signals_list_base(comm, params->base, &base_list, &n_base_files, &base_is_dir));
   PetscCall(wn_jsonl_record_create(&c.rec));
 
   /* the candidates: their records at the rows' owners, as tokens */
@@ -1124,7 +1141,8 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   /* the base model */
   signals_phase_begin(&c);
   PetscCall(wn_ngram_create(comm, (int)params->order, params->discount, &lm));
-  PetscCall(signals_train_base(&c, lm, &base));
+  PetscCall(signals_train_base(&c, lm, base_list, n_base_files, base_is_dir, &base));
+  PetscCall(PetscFree(base_list));
   PetscCall(wn_ngram_build(lm));
   PetscCall(wn_ngram_get_info(lm, &info_base));
   signals_phase_end(&c, SIGNALS_TRAIN_BASE);
