@@ -1120,6 +1120,11 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   PetscCall(signals_check_clobber(&c));
   PetscCall(signals_check_output(&c));
   PetscCall(signals_list_base(comm, params->base, &base_list, &n_base_files, &base_is_dir));
+  if (params->train[0]) { /* fail before the work, not after the base model */
+    int err = 0;
+    if (c.rank == 0 && access(params->train, R_OK)) err = errno;
+    WN_CHECK_ALL(comm, err == 0, PETSC_ERR_FILE_OPEN, "cannot open training JSONL (-wn_signals_train) '%s': %s", params->train, strerror(err));
+  }
   PetscCall(wn_jsonl_record_create(&c.rec));
 
   /* the candidates: their records at the rows' owners, as tokens */
@@ -1165,7 +1170,9 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   PetscCall(wn_ngram_get_info(lm, &info_tuned));
   signals_phase_end(&c, SIGNALS_TRAIN_TUNED);
   if (params->train[0]) {
-    PetscCall(PetscPrintf(comm, "signals: + training JSONL '%s': %lld records, %lld tokens%s\n", params->train, (long long)train.units, (long long)train.tokens, train.skipped ? " (malformed lines skipped: see -wn_skip_bad)" : ""));
+    PetscCall(PetscPrintf(comm, "signals: + training JSONL '%s': %lld records, %lld tokens", params->train, (long long)train.units, (long long)train.tokens));
+    if (train.skipped) PetscCall(PetscPrintf(comm, " (%lld malformed lines skipped: -wn_skip_bad)", (long long)train.skipped));
+    PetscCall(PetscPrintf(comm, "\n"));
     PetscCall(signals_print_model(comm, "fine-tuned", &info_tuned));
   } else PetscCall(PetscPrintf(comm, "signals: no -wn_signals_train: the fine-tuned model is the base model\n"));
   signals_phase_begin(&c);
