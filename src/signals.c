@@ -1138,8 +1138,9 @@ PetscErrorCode wn_signals_run(MPI_Comm comm, const wn_signals_params *params, wn
   n_steps = counts[0];
   for (int64_t i = 0; i < cd.L.n_local; i++) n_empty += cd.step_start[i + 1] == cd.step_start[i];
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &n_empty, 1, MPI_INT64_T, MPI_SUM, comm));
-  PetscCall(PetscPrintf(comm, "signals: %lld candidates from '%s' (%lld lines; %s): %lld steps (separators \"%s\"), %lld rows without a step, %lld without the prompt separator \"%s\"\n", (long long)N, params->candidates, (long long)cd.n_lines, how, (long long)n_steps, params->step_separators,
-                        (long long)n_empty, (long long)counts[1], params->prompt_field[0] ? "(prompt field)" : params->separator));
+  PetscCall(PetscPrintf(comm, "signals: %lld candidates from '%s' (%lld lines; %s): %lld steps (separators \"%s\"), %lld rows without a step", (long long)N, params->candidates, (long long)cd.n_lines, how, (long long)n_steps, params->step_separators, (long long)n_empty));
+  if (params->prompt_field[0]) PetscCall(PetscPrintf(comm, "; prompts from '%s', responses from '%s'\n", params->prompt_field, params->response_field));
+  else PetscCall(PetscPrintf(comm, ", %lld without the prompt separator \"%s\"\n", (long long)counts[1], params->separator));
   if (counts[1] > 0 && !params->prompt_field[0]) PetscCall(PetscPrintf(comm, "signals: warning: %lld records have no \"%s\": their prompt is empty and the whole text is the response\n", (long long)counts[1], params->separator));
   PetscCall(PetscMalloc4(cd.L.n_local + 1, &loss_base, cd.L.n_local + 1, &loss_tuned, cd.n_steps_local + 1, &step_prob, cd.L.n_local * params->n_features + 1, &features));
 
