@@ -41,7 +41,7 @@ else
 fi
 wn_diag "pool: $src, $n_lines records; base corpus: $base"
 
-wn_plan 12
+wn_plan 13
 wn_mpirun 1 "$W" featurize -wn_text "$dir/pool.jsonl" -wn_embeddings "$dir/emb.h5" -wn_holdout_label noun.food -wn_holdout_count 3 -wn_featurize_dim 16 > "$dir/feat.log" 2>&1 || { wn_diag_file "$dir/feat.log"; wn_skip_all "featurize failed"; }
 n=$(wn_result_field "$dir/feat.log" candidates)
 S="-wn_text $dir/pool.jsonl -wn_signals_base $base -wn_signals_train $dir/pool.jsonl -wn_signals_step_separators ; -wn_progress 0"
@@ -104,7 +104,16 @@ wn_mpirun 2 "$W" signals $S -wn_embeddings "$dir/e2.h5" -wn_signals_force -wn_p3
   h5ls "$dir/e2.h5/signals/epoch_0/step_prob" > /dev/null 2>&1
 tap_rc $? 8 "-wn_signals_force replaces the losses and adds epoch 1 next to epoch 0"
 
-# ---- 9-12: bad inputs ----------------------------------------------------------------------------------------------
+# ---- 9: fewer candidates than ranks ---------------------------------------------------------------------------------
+head -n 2 "$dir/pool.jsonl" > "$dir/two.jsonl"
+ok=1
+for np in 1 4; do
+  wn_mpirun "$np" "$W" signals $S -wn_text "$dir/two.jsonl" -wn_embeddings "$dir/none.h5" -wn_signals_output "$dir/two$np.h5" > "$dir/two$np.log" 2>&1 || { ok=0; wn_diag_file "$dir/two$np.log"; }
+done
+[ $ok = 1 ] && [ "$(wn_result_field "$dir/two4.log" n)" = 2 ] && h5diff "$dir/two1.h5" "$dir/two4.h5" > /dev/null 2>&1 || ok=0
+tap $ok 9 "2 candidates on 4 ranks (two ranks own no row): the same file as on 1 rank"
+
+# ---- 10-13: bad inputs ----------------------------------------------------------------------------------------------
 # one_error NAME EXPECTED ARGS...: exit 1, exactly one "winnow: error" line containing EXPECTED, bad.h5 untouched
 # and no new.h5 made
 one_error() {
@@ -116,12 +125,12 @@ one_error() {
   grep 'winnow: error' "$dir/$name.log" | sed 's/^/# /'
 }
 one_error nobase "cannot open the base corpus '$dir/no/fortunes'" $S -wn_embeddings "$dir/bad.h5" -wn_signals_base "$dir/no/fortunes"
-tap_rc $? 9 "a missing base corpus: one clear message, exit 1"
+tap_rc $? 10 "a missing base corpus: one clear message, exit 1"
 one_error notrain "cannot open training JSONL (-wn_signals_train) '$dir/missing.jsonl'" $S -wn_embeddings "$dir/bad.h5" -wn_signals_train "$dir/missing.jsonl"
-tap_rc $? 10 "a missing training JSONL: one clear message, exit 1"
+tap_rc $? 11 "a missing training JSONL: one clear message, exit 1"
 one_error notext "cannot open candidates' JSONL (-wn_text) '$dir/nothing.jsonl'" $S -wn_embeddings "$dir/bad.h5" -wn_text "$dir/nothing.jsonl"
-tap_rc $? 11 "a missing candidates' JSONL: one clear message, exit 1"
+tap_rc $? 12 "a missing candidates' JSONL: one clear message, exit 1"
 sed '2s/.*/{"id": "broken", "text": 42}/' "$dir/pool.jsonl" > "$dir/broken.jsonl"
 one_error broken "'$dir/broken.jsonl' line 2 (candidate row 1): member 'text' is a number; expected a string" $S -wn_embeddings "$dir/new.h5" -wn_text "$dir/broken.jsonl" -wn_signals_train ""
-tap_rc $? 12 "a candidate record without its text: the file, line and member named, exit 1"
+tap_rc $? 13 "a candidate record without its text: the file, line and member named, exit 1"
 wn_done
