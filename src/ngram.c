@@ -566,10 +566,7 @@ PetscErrorCode wn_ngram_build(wn_ngram *lm)
     PetscCall(ngram_table_free(&local));
   }
   for (int k = 1; k <= n; k++) PetscCall(ngram_allgather(lm->comm, &lm->owned[k - 1], &rec[k - 1], &n_rec[k - 1]));
-  if (n > 1) /* the lower orders are rebuilt from the top one at the next build */
-    for (int k = 1; k < n; k++) {
-      PetscCall(ngram_table_free(&lm->owned[k - 1]));
-    }
+  for (int k = 1; k < n; k++) PetscCall(ngram_table_free(&lm->owned[k - 1])); /* rederived at the next build */
 
   /* vocabulary: the predicted words, </s> and <unk>, ascending */
   PetscCall(PetscFree(lm->vocab));
@@ -583,7 +580,7 @@ PetscErrorCode wn_ngram_build(wn_ngram *lm)
     if (i == 0 || lm->vocab[i] != lm->vocab[i - 1]) lm->vocab[lm->n_vocab++] = lm->vocab[i];
   PetscCheck(lm->n_vocab < (int64_t)UINT32_MAX - 1, lm->comm, PETSC_ERR_SUP, "n-gram model: %lld distinct words exceed 32-bit word ids", (long long)lm->n_vocab);
   lm->bos_id = (uint32_t)lm->n_vocab;
-  lm->unk_id = lm->n_vocab; /* set below, ngram_id needs a value */
+  lm->unk_id = (uint32_t)lm->n_vocab; /* ngram_id reads it before it is known; UNK is in V, so it is found */
   lm->unk_id = ngram_id(lm, WN_NGRAM_UNK);
   lm->eos_id = ngram_id(lm, WN_NGRAM_EOS);
   /* level 1: counts by id */
