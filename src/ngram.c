@@ -506,7 +506,7 @@ PetscErrorCode wn_ngram_add(wn_ngram *lm, const uint64_t *tokens, int64_t n)
   for (int j = 0; j < w; j++) key[j] = WN_NGRAM_BOS;
   for (int64_t i = 0; i <= n; i++) {
     uint64_t t = i < n ? tokens[i] : WN_NGRAM_EOS;
-    memmove(key, key + 1, sizeof(uint64_t) * (size_t)(w - 1));
+    for (int j = 0; j + 1 < w; j++) key[j] = key[j + 1]; /* slide the window (a loop: w <= 8) */
     key[w - 1] = t;
     PetscCall(ngram_table_add(&lm->pending, key, 1));
   }
@@ -719,7 +719,7 @@ PetscErrorCode wn_ngram_sequence(const wn_ngram *lm, const uint64_t *tokens, int
     uint32_t w = i < n_tokens ? ngram_id(lm, tokens[i]) : lm->eos_id;
     prob[i]    = ngram_p(lm, hist, w);
     if (h > 0) {
-      memmove(hist, hist + 1, sizeof(uint32_t) * (size_t)(h - 1));
+      for (int j = 0; j + 1 < h; j++) hist[j] = hist[j + 1];
       hist[h - 1] = w;
     }
   }
