@@ -8,13 +8,15 @@
  *   has none) gives the same checksum, sizes and probability bits as training everything on one rank
  *   (PETSC_COMM_SELF); two builds (base, then base + more) equal one build of everything;
  * tokens: the featurizer's tokens, ASCII-lowercased, reserved keys never produced; sequence = prob;
- * errors: bad order or discount, queries before a build, reserved keys in a unit.
+ * errors: bad order or discount, queries before a build, reserved keys in a unit;
+ * signals: the prompt/response split and separator escapes of src/signals.c (pure helpers).
  * Runs as a singleton and on 2, 3 and 4 ranks.
  */
 #include <math.h>
 #include <string.h>
 #include <winnow/layout.h>
 #include <winnow/ngram.h>
+#include <winnow/signals.h>
 #include <winnow/util.h>
 #include "wn_test.h"
 
@@ -370,6 +372,26 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The prompt/response split and the separator escapes of `winnow signals` (src/signals.c has no suite of its own;
+ * its pure helpers are checked here, the rest by tests/regress/signals.sh). */
+START_TEST(test_signals_split)
+{
+  wn_signals_split sp;
+  char             out[8];
+  const char      *t = "define dog: a canid; \"the dog barked\"";
+
+  wn_signals_split_text(t, strlen(t), ":", 1, &sp);
+  ck_assert(sp.found_separator && sp.prompt == t && sp.prompt_len == 11 && sp.response == t + 11 && sp.response_len == strlen(t) - 11);
+  wn_signals_split_text(t, strlen(t), "::", 2, &sp); /* absent: empty prompt, the whole text is the response */
+  ck_assert(!sp.found_separator && sp.prompt_len == 0 && sp.response == t && sp.response_len == strlen(t));
+  wn_signals_split_text("ab", 2, "abc", 3, &sp);
+  ck_assert(!sp.found_separator && sp.response_len == 2);
+  WN_CK_OK(wn_signals_unescape("\\n;\\t\\\\x", out, sizeof(out)));
+  ck_assert_str_eq(out, "\n;\t\\x");
+  ck_assert(wn_signals_unescape("12345678", out, sizeof(out)) != 0); /* 8 bytes + NUL do not fit in 8 */
+}
+END_TEST
+
 static Suite *suite(void)
 {
   Suite *s = suite_create("ngram");
@@ -383,6 +405,7 @@ static Suite *suite(void)
   tcase_add_test(t, test_incremental);
   tcase_add_test(t, test_tokens_and_sequence);
   tcase_add_test(t, test_errors);
+  tcase_add_test(t, test_signals_split);
   suite_add_tcase(s, t);
   return s;
 }
