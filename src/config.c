@@ -15,7 +15,7 @@
 #include <winnow/method.h>
 #include <winnow/util.h>
 
-const char *const wn_command_names[] = {"featurize", "kernel", "select", "run", "info", "bench", "help", "wn_command", "WN_CMD_", NULL};
+const char *const wn_command_names[] = {"featurize", "kernel", "select", "run", "info", "bench", "signals", "help", "wn_command", "WN_CMD_", NULL};
 const char *const wn_dpp_kernel_names[]   = {"auto", "cosine", "dot", "rbf", "wn_dpp_kernel", "WN_DPP_KERNEL_", NULL};
 const char *const wn_p3_mode_names[]      = {"rounds", "onepass", "wn_p3_mode", "WN_P3_MODE_", NULL};
 const char *const wn_p3_features_names[]  = {"signals", "embedding", "wn_p3_features", "WN_P3_FEATURES_", NULL};
@@ -34,7 +34,7 @@ wn_command wn_config_parse_command(int *argc, char ***argv, char *deck, size_t d
   for (int c = 0; c <= WN_CMD_HELP; c++)
     if (!strcmp(av[1], wn_command_names[c])) cmd = (wn_command)c;
   if (cmd == WN_CMD_HELP && strcmp(av[1], "help")) {
-    *error = "unknown subcommand (expected featurize, kernel, select, run, info or bench)";
+    *error = "unknown subcommand (expected featurize, kernel, select, run, info, bench or signals)";
     return WN_CMD_HELP;
   }
   i = 2;
@@ -206,6 +206,16 @@ static void config_defaults(wn_config *cfg)
   cfg->featurize.seed         = 1;
   cfg->featurize.target_count = 100;
   cfg->featurize.target_seed  = 7;
+  strcpy(cfg->signals.base, "/usr/share/games/fortunes");
+  strcpy(cfg->signals.base_fields, "text");
+  strcpy(cfg->signals.text_field, "text");
+  strcpy(cfg->signals.separator, ":");
+  strcpy(cfg->signals.step_separators, "\\n");
+  cfg->signals.order      = 3;
+  cfg->signals.discount   = 0.75;
+  cfg->signals.losses     = PETSC_TRUE;
+  cfg->signals.p3         = PETSC_TRUE;
+  cfg->signals.n_features = 30;
   cfg->bench_n      = 100000;
   cfg->bench_m      = 2000;
   cfg->bench_d      = 384;
@@ -352,6 +362,26 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     f->seed        = (uint64_t)seed;
     f->target_seed = (uint64_t)tseed;
   }
+  /* signals (the reference language model; candidates -wn_text, output default -wn_embeddings, epoch -wn_p3_epoch) */
+  {
+    wn_signals_params *s = &cfg->signals;
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_base", "signals: base model's corpus: a fortunes directory or file ('%'-separated quotes), a text file (one unit per line) or JSONL [path]", "path", s->base, sizeof(s->base)));
+    PetscCall(opt_enum(PetscOptionsObject, cfg, "-wn_signals_base_format", "signals: how to read -wn_signals_base: auto (directory/'%' lines: fortune, *.jsonl: jsonl, else text), fortune, text, jsonl", wn_signals_base_format_names, 4, &s->base_format));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_base_fields", "signals: JSONL base corpus: comma-separated string members joined into one unit", "", s->base_fields, sizeof(s->base_fields)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_train", "signals: JSONL added to the base corpus for the fine-tuned model (e.g. the pool, or selected examples); \"\" = none [path]", "path", s->train, sizeof(s->train)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_output", "signals: HDF5 file that gets /signals; default: -wn_embeddings [path]", "path", s->output, sizeof(s->output)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_text_field", "signals: member split into prompt and response at -wn_signals_separator", "", s->text_field, sizeof(s->text_field)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_prompt_field", "signals: member holding the prompt (with -wn_signals_response_field; \"\" = split -wn_signals_text_field)", "", s->prompt_field, sizeof(s->prompt_field)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_response_field", "signals: member holding the response", "", s->response_field, sizeof(s->response_field)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_separator", "signals: the prompt ends with the first occurrence of this string (\\n \\t escapes)", "", s->separator, sizeof(s->separator)));
+    PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_signals_step_separators", "signals: any of these bytes ends a step of the response (\\n \\t escapes; WordNet glosses: ';')", "", s->step_separators, sizeof(s->step_separators)));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_signals_order", "signals: n-gram order of the reference model, 1 to 8", "", &s->order));
+    PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_signals_discount", "signals: Kneser-Ney absolute discount D, in (0, 1]", "", &s->discount));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_signals_losses", "signals: write /signals/loss_base and loss_tuned (LoBaSS) [bool]", &s->losses));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_signals_p3", "signals: write /signals/epoch_<e>/{step_offset,step_prob,features} for e = -wn_p3_epoch (P3) [bool]", &s->p3));
+    PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_signals_features", "signals: P3 features per candidate: the smallest prompt-token probabilities [count]", "count", &s->n_features));
+    PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_signals_force", "signals: replace existing /signals datasets (and SYNTHETIC /signals as a whole) [bool]", &s->force));
+  }
   /* bench */
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_n", "bench: synthetic candidates N [rows]", "rows", &cfg->bench_n));
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_m", "bench: synthetic targets M [rows]", "rows", &cfg->bench_m));
@@ -426,6 +456,17 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->featurize.dim >= 1 && cfg->featurize.dim <= 65536, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_featurize_dim must be between 1 and 65536, got %lld", (long long)cfg->featurize.dim);
   PetscCheck(cfg->featurize.hash_bits >= 8 && cfg->featurize.hash_bits <= 28, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_featurize_hash_bits must be between 8 and 28, got %d", cfg->featurize.hash_bits);
   PetscCheck(cfg->featurize.target_count >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_holdout_count must be >= 1, got %lld", (long long)cfg->featurize.target_count);
+  if (command == WN_CMD_SIGNALS) { /* the shared keys the signals read */
+    wn_signals_params *s = &cfg->signals;
+    PetscCall(PetscStrncpy(s->candidates, cfg->featurize.input, sizeof(s->candidates)));
+    PetscCall(PetscStrncpy(s->embeddings, cfg->featurize.output, sizeof(s->embeddings)));
+    PetscCall(PetscStrncpy(s->source_row_dataset, cfg->candidates.source_row_dataset, sizeof(s->source_row_dataset)));
+    if (!s->output[0]) PetscCall(PetscStrncpy(s->output, cfg->featurize.output, sizeof(s->output)));
+    s->epoch    = cfg->p3_epoch;
+    s->skip_bad = cfg->featurize.skip_bad;
+    s->progress = cfg->progress_interval;
+    PetscCheck(s->candidates[0], comm, PETSC_ERR_ARG_WRONG, "`winnow signals` needs the candidates' JSONL: set -wn_text FILE.jsonl (the records `winnow featurize` read)");
+  }
   if (command == WN_CMD_INFO) PetscCheck(cfg->info_file[0], comm, PETSC_ERR_ARG_WRONG, "`winnow info` needs a file: winnow info FILE");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -507,8 +548,11 @@ PetscErrorCode wn_config_echo(MPI_Comm comm, const wn_config *cfg, FILE *fp)
     const char *k = cfg->entry_key[e];
     if (!strncmp(k, "-wn_bench_", 10) && cfg->command != WN_CMD_BENCH) continue;
     /* featurize echoes only its own keys, the other subcommands only theirs */
-    if ((cfg->command == WN_CMD_FEATURIZE) != (!strncmp(k, "-wn_featurize_", 14) || !strcmp(k, "-wn_text") || !strcmp(k, "-wn_text_fields") || !strcmp(k, "-wn_id_field") || !strcmp(k, "-wn_label_field") || !strcmp(k, "-wn_embeddings") ||
-                                             !strcmp(k, "-wn_skip_bad") || !strncmp(k, "-wn_holdout_", 12)) && strcmp(k, "-wn_traceback"))
+    if (cfg->command == WN_CMD_SIGNALS) { /* signals echo their own keys and the shared ones they read */
+      if (strncmp(k, "-wn_signals_", 12) && strcmp(k, "-wn_text") && strcmp(k, "-wn_embeddings") && strcmp(k, "-wn_source_row_dataset") && strcmp(k, "-wn_p3_epoch") && strcmp(k, "-wn_skip_bad") && strcmp(k, "-wn_progress") && strcmp(k, "-wn_traceback")) continue;
+    } else if (!strncmp(k, "-wn_signals_", 12)) continue;
+    else if ((cfg->command == WN_CMD_FEATURIZE) != (!strncmp(k, "-wn_featurize_", 14) || !strcmp(k, "-wn_text") || !strcmp(k, "-wn_text_fields") || !strcmp(k, "-wn_id_field") || !strcmp(k, "-wn_label_field") || !strcmp(k, "-wn_embeddings") ||
+                                                  !strcmp(k, "-wn_skip_bad") || !strncmp(k, "-wn_holdout_", 12)) && strcmp(k, "-wn_traceback"))
       continue;
     PetscCall(PetscFPrintf(comm, fp, "  %-28s %s%s%s%s\n", k, cfg->entry_value[e][0] ? cfg->entry_value[e] : "\"\"", cfg->entry_unit[e][0] ? "  [" : "", cfg->entry_unit[e], cfg->entry_unit[e][0] ? "]" : ""));
   }

@@ -144,6 +144,41 @@ static inline int featurize_is_token_byte(unsigned char c)
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* The next token of text[*pos, len): its byte range [*start, *end); *pos moves to *end. 0 when none is left. */
+static inline int featurize_next_token(const unsigned char *text, size_t len, size_t *pos, size_t *start, size_t *end)
+{
+  size_t i = *pos, j;
+
+  while (i < len && !featurize_is_token_byte(text[i])) i++;
+  if (i == len) {
+    *pos = len;
+    return 0;
+  }
+  for (j = i; j < len && featurize_is_token_byte(text[j]); j++) {}
+  *start = i;
+  *end = *pos = j;
+  return 1;
+}
+
+/**
+  @brief The next token of a text under the featurizer's rule (a maximal run of ASCII letters/digits and
+  bytes >= 0x80; every other byte separates tokens).
+
+  Pure. The token's bytes are not lowercased here: callers fold ASCII 'A'-'Z' themselves, as
+  wn_featurize_buckets does. Shared with the reference language model (src/ngram.c).
+
+  @param[in]     text   bytes (borrowed; need not be NUL-terminated)
+  @param[in]     len    bytes
+  @param[in,out] pos    where to start looking; moved past the token (to len when there is none)
+  @param[out]    start  first byte of the token
+  @param[out]    end    one past its last byte
+  @return PETSC_TRUE when a token was found
+**/
+PetscBool wn_featurize_next_token(const char *text, size_t len, size_t *pos, size_t *start, size_t *end)
+{
+  return featurize_next_token((const unsigned char *)text, len, pos, start, end) ? PETSC_TRUE : PETSC_FALSE;
+}
+
 /* Sort w->feat[0, n) ascending: insertion sort for short lists, else LSD radix sort on 8-bit digits
  * (only as many passes as hash_bits needs). */
 static void featurize_sort(featurize_work *w)
@@ -197,9 +232,9 @@ static PetscErrorCode featurize_hash_text(featurize_work *w, const unsigned char
   while (i < len) {
     size_t j, L, ncp = 0;
 
-    while (i < len && !featurize_is_token_byte(text[i])) i++;
-    if (i == len) break;
-    for (j = i; j < len && featurize_is_token_byte(text[j]); j++) {}
+    size_t from;
+    if (!featurize_next_token(text, len, &i, &from, &j)) break;
+    i          = from;
     L          = j - i;
     w->word[0] = ' ';
     for (size_t k = 0; k < L; k++) {
@@ -513,9 +548,10 @@ static PetscErrorCode featurize_line(featurize_ctx *c, const char *line, size_t 
 
 /* Handle one line of the scan: count it, parse it, note the first malformed one. *stop = 1 when the run
  * will fail anyway (a malformed line without skip_bad), so the rest of the range need not be read. */
-static PetscErrorCode featurize_scan_line(featurize_ctx *c, const char *line, size_t len, int64_t offset, int *stop)
+static PetscErrorCode featurize_scan_line(void *ctx, const char *line, size_t len, int64_t offset, int *stop)
 {
-  int64_t index = c->n_lines++;
+  featurize_ctx *c     = ctx;
+  int64_t        index = c->n_lines++;
   int     ok;
 
   PetscFunctionBeginUser;
@@ -577,9 +613,43 @@ static PetscErrorCode featurize_line_start(int fd, int64_t lo, int64_t size, cha
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Read the lines that start in [lo, hi) in blocks, carrying a partial line over to the next block and
- * growing the buffer for lines longer than it. */
-static PetscErrorCode featurize_scan(featurize_ctx *c, int fd, int64_t lo, int64_t hi, int64_t size)
+/**
+  @brief This rank's byte range of a file split over nranks: [size * rank / nranks, size * (rank + 1) / nranks).
+
+  Pure. With wn_featurize_scan_lines, every line of the file is read by exactly one rank (the one whose
+  range holds the line's first byte).
+
+  @param[in]  size    bytes in the file
+  @param[in]  rank    this rank, 0 <= rank < nranks
+  @param[in]  nranks  number of ranks
+  @param[out] lo      first byte of the range
+  @param[out] hi      one past its last byte
+**/
+void wn_featurize_byte_range(int64_t size, int rank, int nranks, int64_t *lo, int64_t *hi)
+{
+  *lo = (int64_t)((uint64_t)size * (uint64_t)rank / (uint64_t)nranks);
+  *hi = (int64_t)((uint64_t)size * (uint64_t)(rank + 1) / (uint64_t)nranks);
+}
+
+/**
+  @brief Call fn for every line of an open file that starts in [lo, hi), in file order, in blocks.
+
+  Not collective. The first line considered is the first that starts at or after lo (lo itself when lo = 0
+  or byte lo - 1 is a newline); the scan ends after the last line starting before hi, at the end of the
+  file, or when fn sets *stop. A partial line is carried over to the next block and the buffer grows for
+  lines longer than a block (4 MiB). Lines are passed without their '\n' (a '\r' before it stays), and the
+  last line of a file without a final newline is passed too. With hi = size a caller can read on past its
+  own range (records that span lines, e.g. fortune quotes, are finished by the rank where they start).
+
+  @param[in]  fd        file descriptor open for reading (borrowed)
+  @param[in]  lo        first byte of the range (see wn_featurize_byte_range)
+  @param[in]  hi        end of the range
+  @param[in]  size      bytes in the file
+  @param[in]  fn        called as fn(ctx, line, len, offset, &stop); offset = the line's first byte in the file
+  @param[in]  ctx       passed to fn (borrowed)
+  @param[out] io_errno  errno of a failed read, else left unchanged (set it to 0 before)
+**/
+PetscErrorCode wn_featurize_scan_lines(int fd, int64_t lo, int64_t hi, int64_t size, wn_featurize_line_fn fn, void *ctx, int *io_errno)
 {
   size_t  cap = FEATURIZE_BLOCK, len = 0, cur = 0;
   char   *buf;
@@ -588,8 +658,8 @@ static PetscErrorCode featurize_scan(featurize_ctx *c, int fd, int64_t lo, int64
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(cap, &buf));
-  PetscCall(featurize_line_start(fd, lo, size, buf, cap, &off, &c->io_errno));
-  if (off >= hi || c->io_errno) {
+  PetscCall(featurize_line_start(fd, lo, size, buf, cap, &off, io_errno));
+  if (off >= hi || *io_errno) {
     PetscCall(PetscFree(buf));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -598,13 +668,13 @@ static PetscErrorCode featurize_scan(featurize_ctx *c, int fd, int64_t lo, int64
 
     if (nl) {
       size_t end = (size_t)(nl - buf);
-      PetscCall(featurize_scan_line(c, buf + cur, end - cur, off + (int64_t)cur, &stop));
+      PetscCall(fn(ctx, buf + cur, end - cur, off + (int64_t)cur, &stop));
       cur = end + 1;
       if (off + (int64_t)cur >= hi) break; /* the next line belongs to the next rank */
       continue;
     }
     if (off + (int64_t)len >= size) { /* end of file: a last line without a newline */
-      if (cur < len) PetscCall(featurize_scan_line(c, buf + cur, len - cur, off + (int64_t)cur, &stop));
+      if (cur < len) PetscCall(fn(ctx, buf + cur, len - cur, off + (int64_t)cur, &stop));
       break;
     }
     if (cur > 0) { /* carry the partial line to the front */
@@ -616,8 +686,8 @@ static PetscErrorCode featurize_scan(featurize_ctx *c, int fd, int64_t lo, int64
     if (len == cap) PetscCall(featurize_grow((void **)&buf, &cap, cap + 1, 1));
     {
       size_t want = (size_t)PetscMin((int64_t)(cap - len), size - off - (int64_t)len);
-      size_t got  = featurize_pread(fd, buf + len, want, off + (int64_t)len, &c->io_errno);
-      if (c->io_errno) break;
+      size_t got  = featurize_pread(fd, buf + len, want, off + (int64_t)len, io_errno);
+      if (*io_errno) break;
       if (got < want) size = off + (int64_t)len + (int64_t)got; /* the file shrank: stop at what is there */
       len += got;
     }
@@ -872,9 +942,8 @@ PetscErrorCode wn_featurize_run(MPI_Comm comm, const wn_featurize_params *params
   PetscCall(featurize_work_init(&c->work, params->hash_bits, params->seed));
   PetscCall(wn_jsonl_record_create(&c->rec));
   PetscCall(PetscCalloc1(n_buckets, &c->df));
-  lo = (int64_t)((uint64_t)file_size * (uint64_t)rank / (uint64_t)size);
-  hi = (int64_t)((uint64_t)file_size * (uint64_t)(rank + 1) / (uint64_t)size);
-  PetscCall(featurize_scan(c, fd, lo, hi, file_size));
+  wn_featurize_byte_range(file_size, rank, size, &lo, &hi);
+  PetscCall(wn_featurize_scan_lines(fd, lo, hi, file_size, featurize_scan_line, c, &c->io_errno));
   close(fd);
   WN_CHECK_ALL(comm, c->io_errno == 0, PETSC_ERR_FILE_READ, "cannot read input '%s': %s", params->input, strerror(c->io_errno));
   PetscCall(wn_jsonl_record_destroy(&c->rec));

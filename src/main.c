@@ -6,6 +6,7 @@
  *   winnow run    [DECK] [...]                 embeddings -> kernel (in memory) -> selection
  *   winnow info   FILE                         describe an input or output file
  *   winnow bench  [DECK] [...]                 kernel stage and greedy vs. this machine's sgemm and triad
+ *   winnow signals [DECK] [...]                reference language model -> /signals (LoBaSS losses, P3 steps)
  *
  * main() reads like a table of contents: each phase is one call into one module.
  */
@@ -20,9 +21,10 @@
 #include <winnow/method.h>
 #include <winnow/output.h>
 #include <winnow/pipeline.h>
+#include <winnow/signals.h>
 
 static const char help[] = "winnow: distributed data selection for fine-tuning (TSDS, DELIFT, P3, LoBaSS).\n"
-                           "usage: winnow {featurize|kernel|select|run|info|bench} [DECK.opts] [-wn_key value ...]\n"
+                           "usage: winnow {featurize|kernel|select|run|info|bench|signals} [DECK.opts] [-wn_key value ...]\n"
                            "       winnow info FILE\n"
                            "A deck is a PETSc options file (inputs/*.opts); the command line overrides it.\n"
                            "Every -wn_ key is listed below with its default; see doc/decks.md and `man doc/winnow.1`.\n\n";
@@ -78,6 +80,17 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
   PetscCall(wn_config_echo(PETSC_COMM_WORLD, &cfg, PETSC_STDOUT));
   if (command == WN_CMD_BENCH) {
     PetscCall(wn_bench_run(PETSC_COMM_WORLD, &cfg));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (command == WN_CMD_SIGNALS) { /* reference language model: train, score, write /signals (src/signals.c) */
+    char path[PETSC_MAX_PATH_LEN + 16];
+    PetscCall(wn_report_init(PETSC_COMM_WORLD, &run.report));
+    PetscCall(wn_signals_run(PETSC_COMM_WORLD, &cfg.signals, &run.report));
+    PetscCall(wn_report_print(&run.report, PETSC_STDOUT)); /* checks, RESULT line */
+    PetscCall(PetscSNPrintf(path, sizeof(path), "%s.signals.yaml", cfg.signals.output));
+    PetscCall(wn_output_write_provenance(PETSC_COMM_WORLD, path, &cfg, &run.report));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "provenance: %s\n", path));
+    wn_checks_failed = wn_report_passed(&run.report) ? PETSC_FALSE : PETSC_TRUE;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 

@@ -17,8 +17,9 @@
 #include <winnow/dpp.h>
 #include <winnow/p3.h>
 #include <winnow/lobass.h>
+#include <winnow/signals.h>
 
-typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_HELP } wn_command;
+typedef enum { WN_CMD_FEATURIZE, WN_CMD_KERNEL, WN_CMD_SELECT, WN_CMD_RUN, WN_CMD_INFO, WN_CMD_BENCH, WN_CMD_SIGNALS, WN_CMD_HELP } wn_command;
 PETSC_EXTERN const char *const wn_command_names[];
 PETSC_EXTERN const char *const wn_dpp_kernel_names[]; /* -wn_dpp_kernel: auto, cosine, dot, rbf */
 PETSC_EXTERN const char *const wn_p3_mode_names[];    /* rounds, onepass */
@@ -95,6 +96,9 @@ typedef struct {
   /* featurize */
   wn_featurize_params featurize;            /* -wn_text, -wn_text_fields, -wn_id_field, -wn_label_field, -wn_embeddings,
                                                -wn_featurize_dim, _hash_bits, _seed, -wn_skip_bad, -wn_holdout_* */
+
+  /* signals */
+  wn_signals_params signals;                /* -wn_signals_*; candidates = -wn_text, embeddings = -wn_embeddings, epoch = -wn_p3_epoch */
 
   /* bench */
   int64_t bench_n, bench_m, bench_d, bench_k;

@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <winnow/error.h>
 
@@ -52,6 +53,17 @@ PETSC_EXTERN PetscErrorCode wn_featurize_buckets(const char *text, size_t len, i
 PETSC_EXTERN PetscErrorCode wn_featurize_project(int64_t n, const uint32_t *buckets, const uint32_t *counts, const double *idf, int64_t dim, uint64_t seed, float *out);
 /* The s = 8 (dimension, sign) pairs of a bucket. Pure. */
 PETSC_EXTERN void wn_featurize_bucket_dims(uint32_t bucket, int64_t dim, uint64_t seed, int64_t dims[8], int signs[8]);
+
+/* Pieces shared with the reference language model (src/ngram.c, src/signals.c):
+ * the next token of text[*pos, len) under the rule above (not lowercased; *pos moves past it). Pure. */
+PETSC_EXTERN PetscBool wn_featurize_next_token(const char *text, size_t len, size_t *pos, size_t *start, size_t *end);
+/* This rank's byte range [lo, hi) of a file of size bytes split over nranks. Pure. */
+PETSC_EXTERN void wn_featurize_byte_range(int64_t size, int rank, int nranks, int64_t *lo, int64_t *hi);
+/* Called for each line (without its '\n'); offset = its first byte in the file; set *stop to end the scan. */
+typedef PetscErrorCode (*wn_featurize_line_fn)(void *ctx, const char *line, size_t len, int64_t offset, int *stop);
+/* Call fn for every line of the open file fd that starts in [lo, hi) (the first line starting at or after lo
+ * up to the last starting before hi), in file order; *io_errno gets errno of a failed read. Not collective. */
+PETSC_EXTERN PetscErrorCode wn_featurize_scan_lines(int fd, int64_t lo, int64_t hi, int64_t size, wn_featurize_line_fn fn, void *ctx, int *io_errno);
 
 /* Featurize params->input into params->output. Collective on comm. Errors (from rank 0): missing or
  * unreadable input, a malformed line (with its 1-based line number, unless skip_bad), a missing text field,

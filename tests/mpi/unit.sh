@@ -3,7 +3,7 @@
 # The singleton runs are separate TESTS entries in Makefile.am; here every suite also runs under mpirun,
 # oversubscribed, so collective code paths and uneven row splits (and ranks with no rows) are exercised.
 . "${top_srcdir:-.}/tests/mpi/common.sh"
-suites="util layout npy h5io data kernel kernel_sparse greedy facility config jsonl featurize knn tsds logdet p3 dpp lobass"
+suites="util layout npy h5io data kernel kernel_sparse greedy facility config jsonl featurize knn tsds logdet p3 dpp lobass ngram"
 nps=${MPI_TEST_NPROCS:-"2 3 4"}
 n=0; for s in $suites; do for np in $nps; do n=$((n + 1)); done; done
 echo "1..$n"
