@@ -27,7 +27,9 @@ usage: ./setup.sh demo | test | --help
            src/winnow run inputs/wordnet_food_flmi.opts              (DELIFT FLMI, 20,000-candidate subsample)
            src/winnow run inputs/wordnet_food_tsds.opts              (TSDS, whole pool)
            src/winnow run inputs/wordnet_dpp.opts                    (DPP diversity, ScaLAPACK log-det check)
-           src/winnow select inputs/wordnet_p3.opts                  (P3 epoch 2 on SYNTHETIC signals)
+           src/winnow signals inputs/wordnet_signals.opts            (reference n-gram model: losses, step probabilities)
+           src/winnow select inputs/wordnet_lobass.opts              (LoBaSS on those losses)
+           src/winnow select inputs/wordnet_p3.opts                  (P3 epoch 0 on those step probabilities)
            src/winnow run inputs/demo_fiori_fl.opts                  (the same on MiniLM embeddings)
            src/winnow run inputs/demo_fiori_flmi.opts
          and print where the outputs are.
@@ -155,16 +157,12 @@ if [ "$mode" = demo ]; then
   np=${WN_NP:-2}
   mkdir -p out
   # the text pipeline on WordNet (featurize, then select), then the same methods on real MiniLM embeddings
-  for deck in inputs/wordnet_food_featurize.opts inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/wordnet_dpp.opts inputs/wordnet_p3.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  for deck in inputs/wordnet_food_featurize.opts inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/wordnet_dpp.opts inputs/wordnet_signals.opts inputs/wordnet_lobass.opts inputs/wordnet_p3.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     [ -f "$deck" ] || die "demo deck $deck is missing"
     name=$(basename "$deck" .opts)
     log=out/$name.log
     sub=run
-    case $name in *_featurize) sub=featurize ;; *_p3) sub=select ;; esac
-    if [ "$name" = wordnet_p3 ]; then # P3 needs difficulty signals: SYNTHETIC ones until `winnow signals` exists
-      note "mpirun -n $np tools/synth_signals data/wordnet/wordnet_food.h5 -epochs 5 -force   (synthetic, labelled as such)"
-      mpirun -n "$np" tools/synth_signals data/wordnet/wordnet_food.h5 -epochs 5 -force || die "tools/synth_signals failed"
-    fi
+    case $name in *_featurize) sub=featurize ;; *_signals) sub=signals ;; *_p3 | *_lobass) sub=select ;; esac
     note "mpirun -n $np src/winnow $sub $deck -options_left   (log: $log)"
     set +e
     mpirun -n "$np" src/winnow "$sub" "$deck" -options_left 2>&1 | tee "$log"
@@ -174,7 +172,7 @@ if [ "$mode" = demo ]; then
     grep -q '^RESULT ' "$log" || die "the $name run printed no RESULT line (log: $root/$log)"
   done
   section "demo outputs"
-  for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/wordnet_dpp.opts inputs/wordnet_p3.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
+  for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/wordnet_dpp.opts inputs/wordnet_lobass.opts inputs/wordnet_p3.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     name=$(basename "$deck" .opts)
     prefix=$(awk '$1 == "-wn_output" { print $2 }' "$deck" | tail -n 1)
     printf '%s:\n  log     %s\n' "$name" "$root/out/$name.log"
