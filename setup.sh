@@ -30,6 +30,7 @@ usage: ./setup.sh demo | test | --help
            src/winnow signals inputs/wordnet_signals.opts            (reference n-gram model: losses, step probabilities)
            src/winnow select inputs/wordnet_lobass.opts              (LoBaSS on those losses)
            src/winnow select inputs/wordnet_p3.opts                  (P3 epoch 0 on those step probabilities)
+           jobs/p3_epochs.sh -E 3 ...                                (P3's epoch loop: signals, select, retrain)
            src/winnow run inputs/demo_fiori_fl.opts                  (the same on MiniLM embeddings)
            src/winnow run inputs/demo_fiori_flmi.opts
          and print where the outputs are.
@@ -171,6 +172,8 @@ if [ "$mode" = demo ]; then
     [ "$rc" -eq 0 ] || die "the $name run failed with exit status $rc (log: $root/$log)"
     grep -q '^RESULT ' "$log" || die "the $name run printed no RESULT line (log: $root/$log)"
   done
+  note "jobs/p3_epochs.sh -n $np -E 3 -k 200 -l noun.food -o out/p3_epochs inputs/wordnet_signals.opts inputs/wordnet_p3.opts   (P3's epoch loop)"
+  jobs/p3_epochs.sh -n "$np" -E 3 -k 200 -l noun.food -o out/p3_epochs inputs/wordnet_signals.opts inputs/wordnet_p3.opts || die "the P3 epoch loop failed (logs: $root/out/p3_epochs)"
   section "demo outputs"
   for deck in inputs/wordnet_food_fl.opts inputs/wordnet_food_flmi.opts inputs/wordnet_food_tsds.opts inputs/wordnet_dpp.opts inputs/wordnet_lobass.opts inputs/wordnet_p3.opts inputs/demo_fiori_fl.opts inputs/demo_fiori_flmi.opts; do
     name=$(basename "$deck" .opts)
