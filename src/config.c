@@ -121,9 +121,25 @@ static PetscErrorCode opt_bool(PetscOptionItems *PetscOptionsObject, wn_config *
 
 static PetscErrorCode opt_enum(PetscOptionItems *PetscOptionsObject, wn_config *cfg, const char *key, const char *help, const char *const *names, int n, int *value)
 {
-  PetscInt v = *value;
+  PetscInt  v = *value;
+  char      given[256];
+  PetscBool set, known = PETSC_FALSE;
+  char      list[512] = "";
 
   PetscFunctionBeginUser;
+  /* check the value ourselves first, on the options' communicator, so a bad value is one collective error
+   * printed once (PetscOptionsEList would fail on every rank separately) */
+  PetscCall(PetscOptionsGetString(NULL, NULL, key, given, sizeof(given), &set));
+  if (set) {
+    for (int k = 0; k < n; k++) {
+      PetscBool eq;
+      PetscCall(PetscStrcasecmp(given, names[k], &eq));
+      if (eq) known = PETSC_TRUE;
+      PetscCall(PetscStrlcat(list, k ? ", " : "", sizeof(list)));
+      PetscCall(PetscStrlcat(list, names[k], sizeof(list)));
+    }
+    PetscCheck(known, PetscOptionsObject->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "%s '%s' is not one of: %s", key, given, list);
+  }
   PetscCall(PetscOptionsEList(key, help, "doc/decks.md", names, n, names[*value], &v, NULL));
   *value = (int)v;
   config_note(cfg, key, "", "%s", names[v]);

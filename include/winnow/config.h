@@ -25,7 +25,7 @@ PETSC_EXTERN const char *const wn_dpp_kernel_names[]; /* -wn_dpp_kernel: auto, c
 PETSC_EXTERN const char *const wn_p3_mode_names[];    /* rounds, onepass */
 PETSC_EXTERN const char *const wn_p3_features_names[];/* signals, embedding */
 
-#define WN_CONFIG_MAX_ENTRIES 128
+#define WN_CONFIG_MAX_ENTRIES 192 /* keys echoed (107 now); config_note drops the rest */
 
 typedef struct {
   wn_command command;

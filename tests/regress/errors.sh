@@ -44,6 +44,7 @@ add "budget not a number"     "not a number"                           run $C -w
 add "unknown key in deck"     "unknown option -wn_budgte.*did you mean -wn_budget"  run $dir/typo.opts
 add "unknown key on the line" "unknown option -wn_kernal_metric"       run $C -wn_kernal_metric dot
 add "unknown method"          "not a known method"                     run $C -wn_method dpp_typo
+add "unknown enum value"      "wn_p3_mode .foo. is not one of: rounds, onepass"  run $C -wn_method p3 -wn_p3_mode foo
 add "fortran-order .npy"      "fortran_order True|Fortran|C order"                                run -wn_candidates $dir/fortran.npy -wn_targets $dir/targets.npy
 add "not a .npy or HDF5 file" "garbage.npy"                            run -wn_candidates $dir/garbage.npy -wn_targets $dir/targets.npy
 add "truncated .npy"          "truncated"                              run -wn_candidates $dir/truncated.npy -wn_targets $dir/targets.npy
