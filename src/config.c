@@ -351,6 +351,10 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
     cfg->lobass_score     = (wn_lobass_score)score;
     cfg->lobass_per_label = (wn_lobass_per_label)per_label;
   }
+  PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_checkpoint_every", "Write a checkpoint of the greedy loop every N picks, 0 = off [picks]", "picks", &cfg->checkpoint_every));
+  PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_checkpoint_interval", "Write a checkpoint of the greedy loop every T seconds, 0 = off [s]", "s", &cfg->checkpoint_interval));
+  PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_checkpoint_file", "Checkpoint file; default PREFIX.ckpt.h5 (PREFIX = -wn_output) [path]", "path", cfg->checkpoint_file, sizeof(cfg->checkpoint_file)));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_restart", "Resume from -wn_checkpoint_file (same inputs and options; any rank count) [bool]", &cfg->restart));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_warm_start", "Text file of candidate ids (one per line) selected first [path]", "path", cfg->warm_start, sizeof(cfg->warm_start)));
   PetscCall(opt_real(PetscOptionsObject, cfg, "-wn_progress", "Seconds between progress lines on long loops, 0 = none [s]", "s", &cfg->progress_interval));
   PetscCall(opt_string(PetscOptionsObject, cfg, "-wn_quality_label", "Candidate label counted as on-target in the quality report; default: the targets' label", "", cfg->quality_label, sizeof(cfg->quality_label)));
@@ -444,6 +448,12 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   PetscCheck(cfg->lobass_per_label != WN_LOBASS_PER_LABEL_GIVEN || cfg->lobass_label_budgets[0], comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_per_label given needs -wn_lobass_label_budgets \"label:count,label:count,...\"");
   if (cfg->lobass_label_budgets[0]) PetscCall(wn_lobass_budgets_check(comm, cfg->lobass_label_budgets, NULL, NULL));
   PetscCheck(cfg->lobass_loss_base[0] && cfg->lobass_loss_tuned[0], comm, PETSC_ERR_ARG_WRONG, "-wn_lobass_loss_base and -wn_lobass_loss_tuned must name datasets");
+  PetscCheck(cfg->checkpoint_every >= 0 && cfg->checkpoint_interval >= 0 && isfinite(cfg->checkpoint_interval), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-wn_checkpoint_every and -wn_checkpoint_interval must be >= 0 (0 = off), got %lld and %g", (long long)cfg->checkpoint_every, cfg->checkpoint_interval);
+  PetscCheck(!(cfg->restart || cfg->checkpoint_every || cfg->checkpoint_interval) || !(!strcmp(cfg->method, "p3") || !strcmp(cfg->method, "tsds") || !strcmp(cfg->method, "lobass")), comm,
+             PETSC_ERR_ARG_INCOMP, "-wn_checkpoint_* and -wn_restart are for the greedy methods (fl, fl_pool, flmi, flcg, dpp, dpp_kernel); %s %s", cfg->method,
+             !strcmp(cfg->method, "p3") ? "restarts by epoch (jobs/p3_epochs.sh)" : "has no long loop to resume (rerun it)");
+  if (!cfg->checkpoint_file[0]) PetscCall(PetscSNPrintf(cfg->checkpoint_file, sizeof(cfg->checkpoint_file), "%s.ckpt.h5", cfg->output));
   PetscCheck(cfg->subsample >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wn_subsample must be >= 0 (0 = the whole pool), got %lld", (long long)cfg->subsample);
   PetscCheck(cfg->bench_n > 0 && cfg->bench_m > 0 && cfg->bench_d > 0 && cfg->bench_k > 0 && cfg->bench_k <= cfg->bench_n && cfg->bench_repeat > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "bench sizes must be positive with -wn_bench_k <= -wn_bench_n (got n=%lld m=%lld d=%lld k=%lld)", (long long)cfg->bench_n, (long long)cfg->bench_m, (long long)cfg->bench_d, (long long)cfg->bench_k);

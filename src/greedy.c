@@ -18,8 +18,11 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <winnow/greedy.h>
+#include <winnow/checkpoint.h>
 
 const char *const wn_greedy_kind_names[] = {"naive", "lazy", "wn_greedy_kind", "WN_GREEDY_", NULL};
 
@@ -51,6 +54,8 @@ static PetscErrorCode greedy_register_events(void)
 
 #define GREEDY_FLAG_NAN      1 /* some rank's objective produced a NaN gain */
 #define GREEDY_FLAG_PROGRESS 2 /* rank 0's clock says: print a progress line after this pick */
+#define GREEDY_FLAG_STOP     4 /* some rank received SIGTERM or SIGUSR1: checkpoint and stop */
+#define GREEDY_FLAG_CKPT     8 /* rank 0's clock says: write a checkpoint after this pick */
 
 typedef struct {
   double  gain;  /* best local gain; -INFINITY when the rank has no eligible candidate */
@@ -332,13 +337,15 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
   const char      *name;
   int64_t          N, n_local, row_start, budget, n = 0, version = 0, evaluations = 0, n_heap = 0;
   unsigned char   *selected = NULL, *buffer = NULL;
-  double          *gains = NULL, objective = 0.0, t_start, t_last, gain_last = 0.0;
+  double          *gains = NULL, objective = 0.0, t_start, t_last, t_ckpt, gain_last = 0.0;
   greedy_entry    *heap = NULL;
   PetscBool        heap_built = PETSC_FALSE, lazy;
   wn_selection    *s;
   MPI_Datatype     best_type;
   MPI_Op           best_op;
   const char      *reason = "budget";
+  int64_t          test_at = -1;
+  int              test_rank = 0, test_sig = 0;
 
   PetscFunctionBeginUser;
   PetscCheck(sel != NULL, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "output argument sel is NULL");
@@ -379,11 +386,33 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
   /* gain (8 bytes) then payload: the warm start broadcasts both in one message */
   PetscCall(PetscMalloc1(sizeof(double) + obj->payload_bytes, &buffer));
   PetscCall(greedy_reduction_create(&best_type, &best_op));
-  t_start = t_last = MPI_Wtime();
+  t_start = t_last = t_ckpt = MPI_Wtime();
+  {
+    /* test hook, documented in doc/batch.md: WN_TEST_SIGNAL_AT=PICK:RANK:SIGNAL makes RANK send itself SIGNAL after
+     * PICK picks (a real signal through the real handler: SIGUSR1 to checkpoint, SIGKILL to die mid-loop) */
+    const char *e = getenv("WN_TEST_SIGNAL_AT");
+    long long   a = -1;
+    int         r = 0, g = 0;
+    if (e && sscanf(e, "%lld:%d:%d", &a, &r, &g) == 3 && a >= 0 && g > 0) {
+      test_at   = a;
+      test_rank = r;
+      test_sig  = g;
+    }
+  }
 
-  /* Warm start: forced picks, in order, each with its gain at the time it is taken. */
-  for (int64_t k = 0; k < params->n_warm; k++) {
-    int64_t g     = params->warm[k];
+  /* Forced picks, in order, each with its gain at the time it is taken: the warm start, or on a restart the picks
+   * of the checkpoint (which begin with the warm start), replayed to rebuild every rank's state exactly. */
+  PetscCheck(params->n_replay >= 0 && params->n_replay <= budget, comm, PETSC_ERR_ARG_OUTOFRANGE, "greedy[%s]: the checkpoint holds %lld picks, more than the budget %lld", name,
+             (long long)params->n_replay, (long long)budget);
+  for (int64_t k = 0; k < params->n_replay; k++) {
+    PetscCheck(params->replay[k] >= 0 && params->replay[k] < N, comm, PETSC_ERR_ARG_OUTOFRANGE, "greedy[%s]: checkpoint pick %lld is row %lld, outside 0..%lld", name, (long long)k,
+               (long long)params->replay[k], (long long)(N - 1));
+    PetscCheck(k >= params->n_warm || params->replay[k] == params->warm[k], comm, PETSC_ERR_ARG_INCOMP,
+               "greedy[%s]: the checkpoint's pick %lld (row %lld) is not the warm start's (row %lld): it was written with another -wn_warm_start", name, (long long)k,
+               (long long)params->replay[k], (long long)params->warm[k]);
+  }
+  for (int64_t k = 0; k < (params->n_replay > params->n_warm ? params->n_replay : params->n_warm); k++) {
+    int64_t g     = k < params->n_replay ? params->replay[k] : params->warm[k];
     int     owner = wn_layout_owner(N, layout->size, g);
     double  gain  = 0.0;
 
@@ -404,6 +433,14 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
       PetscCall(greedy_release(&best_type, &best_op, &buffer, &heap, &gains, &selected));
       PetscCall(wn_selection_destroy(&s));
       SETERRQ(comm, PETSC_ERR_PLIB, "greedy[%s]: objective returned a NaN gain for warm-start row %lld", name, (long long)g);
+    }
+    if (k < params->n_replay && memcmp(&gain, &params->replay_gain[k], sizeof(double))) {
+      double was = params->replay_gain[k];
+      PetscCall(PetscLogEventEnd(greedy_event_update, 0, 0, 0, 0));
+      PetscCall(greedy_release(&best_type, &best_op, &buffer, &heap, &gains, &selected));
+      PetscCall(wn_selection_destroy(&s));
+      SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "greedy[%s]: restart: pick %lld (row %lld) has gain %.17g now but %.17g in the checkpoint: the inputs or the options differ from the interrupted run's",
+              name, (long long)k, (long long)g, gain, was);
     }
     PetscCall(obj->update(obj->ctx, g, buffer + sizeof(double)));
     PetscCall(PetscLogEventEnd(greedy_event_update, 0, 0, 0, 0));
@@ -441,6 +478,8 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
     }
     /* Progress is decided on rank 0's clock and travels with the reduction, so all ranks agree. */
     if (params->progress_interval > 0 && layout->rank == 0 && MPI_Wtime() - t_last >= params->progress_interval) best.flags |= GREEDY_FLAG_PROGRESS;
+    if (wn_interrupt_pending()) best.flags |= GREEDY_FLAG_STOP;
+    if (params->checkpoint && params->checkpoint_interval > 0 && layout->rank == 0 && MPI_Wtime() - t_ckpt >= params->checkpoint_interval) best.flags |= GREEDY_FLAG_CKPT;
 
     PetscCall(PetscLogEventBegin(greedy_event_reduce, 0, 0, 0, 0));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, best_type, best_op, comm));
@@ -449,6 +488,17 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
       PetscCall(greedy_release(&best_type, &best_op, &buffer, &heap, &gains, &selected));
       PetscCall(wn_selection_destroy(&s));
       SETERRQ(comm, PETSC_ERR_PLIB, "greedy[%s]: objective returned a NaN gain (after %lld picks)", name, (long long)n);
+    }
+    if (best.flags & GREEDY_FLAG_STOP) { /* a signal (Slurm's warning before the time limit): checkpoint, stop */
+      s->n = n;
+      if (params->checkpoint) {
+        PetscCall(params->checkpoint(params->checkpoint_ctx, s));
+        wn_interrupt_set_checkpointed();
+      }
+      PetscCall(greedy_release(&best_type, &best_op, &buffer, &heap, &gains, &selected));
+      PetscCall(wn_selection_destroy(&s));
+      SETERRQ(comm, PETSC_ERR_USER, "greedy[%s]: stopped by a signal (SIGTERM or SIGUSR1) after %lld of %lld picks; %s", name, (long long)n, (long long)budget,
+              params->checkpoint ? "the checkpoint holds them: run again with -wn_restart to resume" : "this method writes no checkpoint: run again from the start");
     }
     if (best.index == INT64_MAX) {
       reason = "exhausted";
@@ -484,6 +534,12 @@ PetscErrorCode wn_greedy_maximize(wn_objective *obj, const wn_greedy_params *par
     s->objective[n] = objective;
     n++;
     gain_last = best.gain;
+    if (test_at == n && layout->rank == test_rank) (void)raise(test_sig); /* WN_TEST_SIGNAL_AT: tests of the signal paths */
+    if (params->checkpoint && ((best.flags & GREEDY_FLAG_CKPT) || (params->checkpoint_every > 0 && n % params->checkpoint_every == 0)) && n < budget) {
+      s->n = n;
+      PetscCall(params->checkpoint(params->checkpoint_ctx, s));
+      t_ckpt = MPI_Wtime();
+    }
 
     if (best.flags & GREEDY_FLAG_PROGRESS) {
       double now = MPI_Wtime(), elapsed = now - t_start, eta = elapsed / (double)n * (double)(budget - n);

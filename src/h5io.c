@@ -11,6 +11,7 @@
  * Uses only the explicitly versioned HDF5 API (H5Dcreate2, H5Dopen2, H5Acreate2, H5Eset_auto2).
  */
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,30 @@ static PetscErrorCode h5io_silence(void)
 }
 
 /* The file name behind any open HDF5 object, for messages. */
+/* Set when a write or close failed: the library may then hold unflushed data, and closing it again at exit (a
+ * collective operation that fails on some ranks only) can hang; main() aborts instead (wn_h5_poisoned). */
+static int h5io_poisoned = 0;
+int        wn_h5_poisoned(void) { return h5io_poisoned; }
+
+/* Why a write failed, for the message: errno when HDF5 left one, else the file system's free space (MPI-IO often
+ * reports ENOSPC without setting errno). Not collective. */
+static const char *h5io_write_reason(const char *fname, int err, char *buf, size_t len)
+{
+  struct statvfs sv;
+  char           dir[PETSC_MAX_PATH_LEN], *slash;
+
+  if (err) return strerror(err);
+  snprintf(dir, sizeof(dir), "%s", fname);
+  slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  else snprintf(dir, sizeof(dir), ".");
+  if (statvfs(dir[0] ? dir : "/", &sv) == 0 && (double)sv.f_bavail * (double)sv.f_frsize < 1048576.0) {
+    snprintf(buf, len, "no space left on the file system (%.0f bytes free)", (double)sv.f_bavail * (double)sv.f_frsize);
+    return buf;
+  }
+  return "HDF5 write failed";
+}
+
 static const char *h5io_fname(hid_t obj, char *buf, size_t len)
 {
   if (H5Fget_name(obj, buf, len) < 0) snprintf(buf, len, "?");
@@ -209,10 +234,32 @@ PetscErrorCode wn_h5_create(MPI_Comm comm, const char *path, hid_t *file)
 **/
 PetscErrorCode wn_h5_close(hid_t *file)
 {
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Info info = MPI_INFO_NULL;
+  hid_t    fapl;
+  char     fname[PETSC_MAX_PATH_LEN] = "";
+  herr_t   st;
+  int      err;
+
   PetscFunctionBeginUser;
   if (!file || *file < 0) PetscFunctionReturn(PETSC_SUCCESS);
-  WN_CALL_HDF5(H5Fclose, (*file));
+  /* closing flushes metadata and buffered data: with a full disk this is where the failure shows, possibly on one
+   * rank only, so the verdict is agreed over the file's communicator */
+  h5io_fname(*file, fname, sizeof(fname));
+  WN_CALL_HDF5_ID(fapl, H5Fget_access_plist, (*file));
+  if (H5Pget_driver(fapl) == H5FD_MPIO) WN_CALL_HDF5(H5Pget_fapl_mpio, (fapl, &comm, &info));
+  WN_CALL_HDF5(H5Pclose, (fapl));
+  errno = 0;
+  st    = H5Fclose(*file);
+  err   = errno;
+  if (st < 0) h5io_poisoned = 1;
   *file = -1;
+  if (comm != MPI_COMM_NULL) {
+    char why[128];
+    WN_CHECK_ALL(comm, st >= 0, PETSC_ERR_FILE_WRITE, "cannot close (flush) '%s': %s (is the file system full, over quota or read-only?)", fname, st < 0 ? h5io_write_reason(fname, err, why, sizeof(why)) : "");
+    PetscCallMPI(MPI_Comm_free(&comm));
+    if (info != MPI_INFO_NULL) PetscCallMPI(MPI_Info_free(&info));
+  } else PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot close (flush) '%s': %s", fname, err ? strerror(err) : "HDF5 close failed");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -650,7 +697,19 @@ static PetscErrorCode h5io_write(MPI_Comm comm, hid_t file, const char *dataset,
     WN_CALL_HDF5_ID(dxpl, H5Pcreate, (H5P_DATASET_XFER));
     WN_CALL_HDF5(H5Pset_dxpl_mpio, (dxpl, H5FD_MPIO_COLLECTIVE));
   WN_CALL_HDF5(H5Pset_dxpl_mpio_chunk_opt, (dxpl, H5FD_MPIO_CHUNK_ONE_IO)); /* all chunks in one collective call: chunk-by-chunk is 5-15x slower */
-    WN_CALL_HDF5(H5Dwrite, (dset, memtype, mspace, fspace, dxpl, data));
+    {
+      /* a failed write (disk full, quota, read-only file system) may happen on one aggregator rank only: agree on it,
+       * so that every rank fails together with one message naming the file and the system's reason */
+      herr_t st;
+      int    err;
+      errno = 0;
+      st    = H5Dwrite(dset, memtype, mspace, fspace, dxpl, data);
+      err   = errno;
+      if (st < 0) h5io_poisoned = 1;
+      char   why[128];
+      WN_CHECK_ALL(comm, st >= 0, PETSC_ERR_FILE_WRITE, "cannot write dataset %s to '%s': %s (is the file system full, over quota or read-only?)", dataset, fname,
+                   st < 0 ? h5io_write_reason(fname, err, why, sizeof(why)) : "");
+    }
     WN_CALL_HDF5(H5Pclose, (dxpl));
   }
   WN_CALL_HDF5(H5Sclose, (mspace));

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <winnow/bench.h>
+#include <winnow/checkpoint.h>
 #include <winnow/blas.h>
 #include <winnow/config.h>
+#include <winnow/h5io.h>
 #include <winnow/info.h>
 #include <winnow/method.h>
 #include <winnow/output.h>
@@ -66,6 +68,7 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
 
   PetscFunctionBeginUser;
   PetscCall(wn_error_install());
+  PetscCall(wn_interrupt_install()); /* SIGTERM/SIGUSR1 (Slurm before a time limit): checkpoint and stop */
   PetscCall(wn_config_read(PETSC_COMM_WORLD, command, deck, info_file, &cfg)); /* every key, validated */
   if (command == WN_CMD_HELP) {
     PetscCall(wn_method_print_help(PETSC_COMM_WORLD, PETSC_STDOUT));
@@ -184,9 +187,10 @@ int main(int argc, char **argv)
   if (ierr) {
     wn_error_cleanup(); /* no partial output file is left behind */
     if (!wn_error_was_collective()) (void)MPI_Abort(PETSC_COMM_WORLD, (int)ierr); /* some rank may wait in a collective */
+    if (wn_h5_poisoned()) (void)MPI_Abort(PETSC_COMM_WORLD, 1); /* a failed write: HDF5's exit-time close could hang */
     PetscFinalize();
     (void)MPI_Finalize();
-    return 1;
+    return wn_interrupt_checkpointed() ? WN_EXIT_CHECKPOINTED : 1; /* 4: stopped by a signal, resume with -wn_restart */
   }
   (void)PetscPopErrorHandler();
   ierr = PetscFinalize();

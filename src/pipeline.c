@@ -33,6 +33,7 @@ PetscErrorCode wn_run_init(MPI_Comm comm, wn_config *cfg, wn_run *run)
 PetscErrorCode wn_run_destroy(wn_run *run)
 {
   PetscFunctionBeginUser;
+  PetscCall(wn_checkpoint_free(&run->restart));
   PetscCall(wn_selection_destroy(&run->sel));
   PetscCall(PetscFree(run->scores));
   PetscCall(PetscFree(run->warm));
@@ -555,6 +556,97 @@ static const char *pipeline_greedy_name(const wn_run *run)
   return wn_greedy_kind_names[run->cfg->greedy];
 }
 
+/* ---- checkpoint/restart (checkpoint.h) ------------------------------------------------------------ */
+
+/* The options that decide the selection (inputs are covered by the data checksum, paths may move): their
+ * resolved values, hashed in reading order. Not collective (the configuration is replicated). */
+static void pipeline_options_checksum(const wn_config *cfg, char hex[17])
+{
+  static const char *keys[] = {"-wn_method", "-wn_budget", "-wn_min_gain", "-wn_flmi_eta", "-wn_flcg_nu", "-wn_kernel_metric", "-wn_kernel_gamma", "-wn_kernel_minmax",
+                               "-wn_kernel_sparse_k", "-wn_kernel_dataset", "-wn_query_kernel_dataset", "-wn_private_kernel_dataset", "-wn_kernel_orientation",
+                               "-wn_subsample", "-wn_seed", "-wn_warm_start", "-wn_dpp_kernel", "-wn_dpp_jitter", "-wn_dpp_epsilon", "-wn_dpp_quality",
+                               "-wn_candidates_dataset", "-wn_targets_dataset", "-wn_private_dataset", NULL};
+  uint64_t h = WN_FNV_OFFSET;
+
+  for (int e = 0; e < cfg->n_entries; e++)
+    for (int k = 0; keys[k]; k++)
+      if (!strcmp(cfg->entry_key[e], keys[k])) {
+        h = wn_fnv1a(h, cfg->entry_key[e], strlen(cfg->entry_key[e]) + 1);
+        h = wn_fnv1a(h, cfg->entry_value[e], strlen(cfg->entry_value[e]) + 1);
+      }
+  snprintf(hex, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Checksum of every input the selection reads, as loaded (embeddings, targets, dense kernels), independent of the
+ * rank count. Collective. */
+static PetscErrorCode pipeline_inputs_checksum(wn_run *run)
+{
+  uint64_t    h = 0;
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  if (run->ck_inputs[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  if (run->pool && run->pool->embedding) PetscCall(wn_checksum_rows(run->comm, run->pool->layout.row_start, run->pool->layout.n_local, run->pool->embedding, (size_t)run->pool->d * sizeof(float), &h));
+  if (run->targets && run->targets->embedding) /* replicated: rank 0 contributes the rows */
+    PetscCall(wn_checksum_rows(run->comm, 0, rank == 0 ? run->targets->m : 0, run->targets->embedding, (size_t)run->targets->d * sizeof(float), &h));
+  if (run->private_set && run->private_set->embedding) PetscCall(wn_checksum_rows(run->comm, 0, rank == 0 ? run->private_set->m : 0, run->private_set->embedding, (size_t)run->private_set->d * sizeof(float), &h));
+  if (run->K) PetscCall(wn_checksum_rows(run->comm, run->K->layout.row_start, run->K->layout.n_local, run->K->values, (size_t)run->K->n_cols * sizeof(float), &h));
+  if (run->K_query) PetscCall(wn_checksum_rows(run->comm, run->K_query->layout.row_start, run->K_query->layout.n_local, run->K_query->values, (size_t)run->K_query->n_cols * sizeof(float), &h));
+  if (run->K_private) PetscCall(wn_checksum_rows(run->comm, run->K_private->layout.row_start, run->K_private->layout.n_local, run->K_private->values, (size_t)run->K_private->n_cols * sizeof(float), &h));
+  PetscCall(PetscSNPrintf(run->ck_inputs, sizeof(run->ck_inputs), "%016llx", (unsigned long long)h));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The engine's checkpoint callback: the picks so far, tied to the inputs and options. Collective. */
+static PetscErrorCode pipeline_checkpoint(void *ctx, const wn_selection *partial)
+{
+  wn_run       *run = (wn_run *)ctx;
+  wn_checkpoint ck;
+  PetscMPIInt   size;
+  double        t = MPI_Wtime();
+
+  PetscFunctionBeginUser;
+  PetscCall(pipeline_inputs_checksum(run));
+  PetscCallMPI(MPI_Comm_size(run->comm, &size));
+  PetscCall(PetscMemzero(&ck, sizeof(ck)));
+  ck.n            = partial->n;
+  ck.n_warm       = partial->n < run->n_warm ? partial->n : run->n_warm;
+  ck.index        = partial->index;
+  ck.gain         = partial->gain;
+  ck.n_candidates = partial->n_candidates;
+  ck.budget       = run->budget;
+  ck.ranks        = size;
+  PetscCall(PetscStrncpy(ck.method, run->cfg->method, sizeof(ck.method)));
+  PetscCall(PetscStrncpy(ck.inputs, run->ck_inputs, sizeof(ck.inputs)));
+  PetscCall(PetscStrncpy(ck.options, run->ck_options, sizeof(ck.options)));
+  PetscCall(wn_checkpoint_write(run->comm, run->cfg->checkpoint_file, &ck));
+  PetscCall(PetscPrintf(run->comm, "  checkpoint: %lld of %lld picks -> %s (%.2f s)\n", (long long)ck.n, (long long)ck.budget, run->cfg->checkpoint_file, MPI_Wtime() - t));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* -wn_restart: read the checkpoint and refuse it unless it was written for this method, these options and these
+ * inputs. Collective. */
+static PetscErrorCode pipeline_restart_read(wn_run *run, int64_t N)
+{
+  wn_config     *cfg = run->cfg;
+  wn_checkpoint *ck  = &run->restart;
+
+  PetscFunctionBeginUser;
+  PetscCall(wn_checkpoint_read(run->comm, cfg->checkpoint_file, ck));
+  PetscCall(pipeline_inputs_checksum(run));
+  PetscCheck(!strcmp(ck->method, cfg->method), run->comm, PETSC_ERR_ARG_INCOMP, "checkpoint '%s' was written by method %s, not %s", cfg->checkpoint_file, ck->method, cfg->method);
+  PetscCheck(ck->n_candidates == N, run->comm, PETSC_ERR_ARG_INCOMP, "checkpoint '%s' was written for %lld candidates; the inputs now have %lld", cfg->checkpoint_file, (long long)ck->n_candidates, (long long)N);
+  PetscCheck(!strcmp(ck->inputs, run->ck_inputs), run->comm, PETSC_ERR_ARG_INCOMP,
+             "checkpoint '%s' was written for inputs with checksum %s; the inputs now have checksum %s: a file changed since the checkpoint (restart refused; remove the checkpoint to start again)",
+             cfg->checkpoint_file, ck->inputs, run->ck_inputs);
+  PetscCheck(!strcmp(ck->options, run->ck_options) && ck->budget == run->budget, run->comm, PETSC_ERR_ARG_INCOMP,
+             "checkpoint '%s' was written with other options (budget %lld, options checksum %s; now budget %lld, checksum %s): the selection would differ", cfg->checkpoint_file,
+             (long long)ck->budget, ck->options, (long long)run->budget, run->ck_options);
+  PetscCall(PetscPrintf(run->comm, "restart: resuming from %s: %lld of %lld picks (written on %d ranks), inputs checksum %s\n", cfg->checkpoint_file, (long long)ck->n, (long long)ck->budget, ck->ranks, ck->inputs));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief Run the method on the greedy engine with the resolved budget and warm start.
 
@@ -590,6 +682,25 @@ PetscErrorCode wn_pipeline_select(wn_run *run)
   prob.param_eta                = cfg->flmi_eta;
   prob.param_nu                 = cfg->flcg_nu;
   prob.want_scores              = (cfg->scores && run->pool) ? PETSC_TRUE : PETSC_FALSE;
+  /* checkpoints: the engine calls back every -wn_checkpoint_every picks / -wn_checkpoint_interval seconds, and on
+   * SIGTERM/SIGUSR1; -wn_restart replays the checkpoint's picks first */
+  pipeline_options_checksum(cfg, run->ck_options);
+  prob.greedy.checkpoint          = pipeline_checkpoint;
+  prob.greedy.checkpoint_ctx      = run;
+  prob.greedy.checkpoint_every    = cfg->checkpoint_every;
+  prob.greedy.checkpoint_interval = cfg->checkpoint_interval;
+  if (cfg->restart) {
+    PetscCall(pipeline_restart_read(run, N));
+    prob.greedy.replay      = run->restart.index;
+    prob.greedy.replay_gain = run->restart.gain;
+    prob.greedy.n_replay    = run->restart.n;
+  }
+  {
+    int sig = wn_interrupt_pending(), any = 0;
+    PetscCallMPI(MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, run->comm));
+    if (any) wn_interrupt_set_checkpointed();
+    PetscCheck(!any, run->comm, PETSC_ERR_USER, "stopped by signal %d before the selection began (no checkpoint: nothing was selected yet); run again to start over", any);
+  }
   prob.report                   = &run->report;
   if (run->method->needs & WN_NEEDS_EMBEDDINGS) PetscCall(PetscPrintf(run->comm, "select: %s, %lld draws from %lld candidates (seed %llu)\n", cfg->method, (long long)budget, (long long)N, (unsigned long long)cfg->seed));
   else PetscCall(PetscPrintf(run->comm, "select: %s, budget %lld of %lld candidates%s, %s greedy\n", cfg->method, (long long)budget, (long long)N, run->n_warm ? " (warm start included)" : "",
@@ -619,6 +730,7 @@ PetscErrorCode wn_pipeline_write(wn_run *run)
   out.score_name = run->method->score_name;
   out.checksum = run->checksum;
   PetscCall(wn_output_write_selection(run->comm, run->cfg->output, &out));
+  if (run->cfg->command == WN_CMD_SELECT || run->cfg->command == WN_CMD_RUN) PetscCall(wn_checkpoint_remove(run->comm, run->cfg->checkpoint_file)); /* done: no stale resume point */
   PetscCall(PetscPrintf(run->comm, "outputs: %s.h5, %s.jsonl, %s.yaml\n", run->cfg->output, run->cfg->output, run->cfg->output));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_WRITE));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -85,6 +85,11 @@ typedef struct {
   wn_lobass_per_label lobass_per_label;     /* -wn_lobass_per_label none|proportional|given */
   char                lobass_label_budgets[PETSC_MAX_PATH_LEN]; /* -wn_lobass_label_budgets "label:count,..." */
   char           warm_start[PETSC_MAX_PATH_LEN]; /* -wn_warm_start: text file of ids */
+  /* checkpoint/restart of the greedy loop (checkpoint.h) */
+  int64_t        checkpoint_every;          /* -wn_checkpoint_every: picks between checkpoints, 0 = off */
+  double         checkpoint_interval;       /* -wn_checkpoint_interval: seconds between checkpoints, 0 = off */
+  char           checkpoint_file[PETSC_MAX_PATH_LEN]; /* -wn_checkpoint_file: default PREFIX.ckpt.h5 */
+  PetscBool      restart;                   /* -wn_restart: resume from the checkpoint file */
   double         progress_interval;         /* -wn_progress, seconds */
   char           quality_label[256];        /* -wn_quality_label: label counted as "on target" in the report */
 

@@ -36,6 +36,7 @@ typedef struct wn_objective {
 PETSC_EXTERN PetscErrorCode wn_objective_destroy(wn_objective **obj);
 
 typedef enum { WN_GREEDY_NAIVE, WN_GREEDY_LAZY } wn_greedy_kind;
+struct wn_selection_s;
 PETSC_EXTERN const char *const wn_greedy_kind_names[]; /* "naive","lazy", PETSc enum tail */
 
 typedef struct {
@@ -46,9 +47,21 @@ typedef struct {
   int64_t        n_warm;
   double         progress_interval; /* seconds between progress lines on rank 0; <= 0 disables */
   PetscBool      first_pick_free;   /* the first pick is taken even below min_gain (Chen et al.'s DPP MAP) */
+  /* restart: picks read from a checkpoint, re-applied first in this order (warm-start picks included); each one's
+   * gain is recomputed and must equal replay_gain bit for bit (else the inputs or options changed) */
+  const int64_t *replay;
+  const double  *replay_gain;
+  int64_t        n_replay;
+  /* checkpoints: called (collectively, with the picks so far) every checkpoint_every picks, every
+   * checkpoint_interval seconds (rank 0's clock), and when a rank saw SIGTERM/SIGUSR1 (then the loop stops with
+   * an error and wn_interrupt_checkpointed() is true). NULL: no checkpoints (a signal still stops the loop). */
+  PetscErrorCode (*checkpoint)(void *ctx, const struct wn_selection_s *partial);
+  void          *checkpoint_ctx;
+  int64_t        checkpoint_every;
+  double         checkpoint_interval;
 } wn_greedy_params;
 
-typedef struct {
+typedef struct wn_selection_s {
   int64_t  n;           /* picks made (warm start included) */
   int64_t  n_warm;      /* the first n_warm picks came from the warm start */
   int64_t *index;       /* n global rows in selection order, owned */

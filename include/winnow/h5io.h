@@ -29,6 +29,8 @@ PETSC_EXTERN PetscErrorCode wn_h5_open(MPI_Comm comm, const char *path, PetscBoo
 PETSC_EXTERN PetscErrorCode wn_h5_create(MPI_Comm comm, const char *path, hid_t *file);
 /* Close and set *file = -1; accepts -1. Collective on the file's communicator. */
 PETSC_EXTERN PetscErrorCode wn_h5_close(hid_t *file);
+/* Nonzero once a write or close failed (disk full...): the process must not try to close files again at exit. */
+PETSC_EXTERN int wn_h5_poisoned(void);
 
 /* Does dataset exist (intermediate groups may be missing)? Collective (every rank gets the same answer). */
 PETSC_EXTERN PetscErrorCode wn_h5_exists(MPI_Comm comm, hid_t file, const char *dataset, PetscBool *exists);

@@ -12,6 +12,7 @@
 #include <winnow/greedy.h>
 #include <winnow/method.h>
 #include <winnow/report.h>
+#include <winnow/checkpoint.h>
 #include <winnow/featurize.h>
 
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
   int64_t          resolved_n;  /* for N candidates */
   char             checksum[17];
   wn_featurize_stats featurize;  /* filled by `featurize` */
+  char             ck_inputs[17];  /* checksum of the loaded inputs (checkpoints), "" until computed */
+  char             ck_options[17]; /* checksum of the options that decide the selection */
+  wn_checkpoint    restart;        /* -wn_restart: the checkpoint read (owned) */
 } wn_run;
 
 PETSC_EXTERN PetscErrorCode wn_run_init(MPI_Comm comm, wn_config *cfg, wn_run *run);

@@ -63,6 +63,7 @@ PetscErrorCode wn_select_p3(wn_problem *prob, wn_selection **sel, double **score
   PetscFunctionBeginUser;
   PetscCheck(prob->greedy.n_warm == 0, comm, PETSC_ERR_ARG_INCOMP, "p3 does not take a warm start: drop -wn_warm_start");
   PetscCheck(!cfg->subsample, comm, PETSC_ERR_ARG_INCOMP, "p3 reads its signals by candidate row: -wn_subsample cannot be used with it");
+  prob->greedy.checkpoint = NULL; /* the rounds are many short DPPs: an epoch is the restart unit (a signal just stops) */
 
   /* 1. difficulty (METHODS.md 1.2), optionally the trend score (1.3) */
   PetscCall(PetscMalloc3(nl + 1, &D, nl + 1, &score, nl + 1, &q));
