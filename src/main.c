@@ -131,7 +131,14 @@ static PetscErrorCode winnow(wn_command command, const char *deck, const char *i
     PetscCall(wn_output_check_clobber(PETSC_COMM_WORLD, &cfg));
     PetscCall(wn_pipeline_load(&run));
     PetscCall(wn_pipeline_resolve(&run, run.pool->layout.n_global)); /* budget, warm start: before the kernel */
-    PetscCall(wn_pipeline_kernel(&run));
+    {
+      PetscBool restored;
+      PetscCall(wn_pipeline_kernel_checkpoint(&run, PETSC_TRUE, &restored)); /* -wn_restart: the saved kernels */
+      if (!restored) {
+        PetscCall(wn_pipeline_kernel(&run));
+        PetscCall(wn_pipeline_kernel_checkpoint(&run, PETSC_FALSE, NULL)); /* checkpoint of the kernel stage */
+      }
+    }
     if (cfg.kernel_keep) PetscCall(wn_pipeline_write_kernels(&run));
     PetscCall(wn_pipeline_select(&run));
     PetscCall(wn_pipeline_write(&run));

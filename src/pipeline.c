@@ -647,6 +647,57 @@ static PetscErrorCode pipeline_restart_read(wn_run *run, int64_t N)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+
+/* The kernel-stage checkpoint: PREFIX.ckpt.h5 -> PREFIX.ckpt.kernel.h5. Pure. */
+static void pipeline_kernel_ckpt_name(const wn_config *cfg, char *buf, size_t len)
+{
+  const char *dot = strrchr(cfg->checkpoint_file, '.');
+  if (dot && !strcmp(dot, ".h5")) snprintf(buf, len, "%.*s.kernel.h5", (int)(dot - cfg->checkpoint_file), cfg->checkpoint_file);
+  else snprintf(buf, len, "%s.kernel.h5", cfg->checkpoint_file);
+}
+
+/**
+  @brief `run`: the kernel stage's checkpoint. After the kernel stage, when checkpoints are on (or a signal arrived
+  during it), write the kernels to PREFIX.ckpt.kernel.h5 (atomically, like `winnow kernel`); with -wn_restart and
+  that file present, read them instead of computing them (the restart's input checksum then covers the kernels
+  read back, bit for bit the computed ones).
+
+  Collective on run->comm. *done (restore only) says whether the kernels were restored.
+**/
+PetscErrorCode wn_pipeline_kernel_checkpoint(wn_run *run, PetscBool restore, PetscBool *done)
+{
+  wn_config *cfg = run->cfg;
+  char       path[PETSC_MAX_PATH_LEN + 16], saved[PETSC_MAX_PATH_LEN];
+  unsigned   needs = run->method->needs;
+  int        sig = wn_interrupt_pending(), any = 0;
+  PetscBool  exists = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  if (done) *done = PETSC_FALSE;
+  if (needs & (WN_NEEDS_EMBEDDINGS | WN_NEEDS_FEATURES)) PetscFunctionReturn(PETSC_SUCCESS); /* no kernel stage */
+  pipeline_kernel_ckpt_name(cfg, path, sizeof(path));
+  PetscCall(PetscStrncpy(saved, cfg->kernel_file, sizeof(saved)));
+  if (restore) {
+    if (!cfg->restart) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCall(PetscTestFile(path, 'r', &exists));
+    PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, run->comm));
+    if (!exists) PetscFunctionReturn(PETSC_SUCCESS);
+    PetscCall(PetscPrintf(run->comm, "restart: the kernels come from the kernel-stage checkpoint %s (not recomputed)\n", path));
+    PetscCall(PetscStrncpy(cfg->kernel_file, path, sizeof(cfg->kernel_file)));
+    PetscCall(wn_pipeline_read_kernels(run));
+    PetscCall(PetscStrncpy(cfg->kernel_file, saved, sizeof(cfg->kernel_file)));
+    if (done) *done = PETSC_TRUE;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCallMPI(MPI_Allreduce(&sig, &any, 1, MPI_INT, MPI_MAX, run->comm));
+  if (!(cfg->checkpoint_every || cfg->checkpoint_interval || any)) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscStrncpy(cfg->kernel_file, path, sizeof(cfg->kernel_file)));
+  PetscCall(wn_pipeline_write_kernels(run));
+  PetscCall(PetscStrncpy(cfg->kernel_file, saved, sizeof(cfg->kernel_file)));
+  PetscCall(PetscPrintf(run->comm, "  checkpoint: kernel stage -> %s\n", path));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /**
   @brief Run the method on the greedy engine with the resolved budget and warm start.
 
@@ -730,7 +781,12 @@ PetscErrorCode wn_pipeline_write(wn_run *run)
   out.score_name = run->method->score_name;
   out.checksum = run->checksum;
   PetscCall(wn_output_write_selection(run->comm, run->cfg->output, &out));
-  if (run->cfg->command == WN_CMD_SELECT || run->cfg->command == WN_CMD_RUN) PetscCall(wn_checkpoint_remove(run->comm, run->cfg->checkpoint_file)); /* done: no stale resume point */
+  if (run->cfg->command == WN_CMD_SELECT || run->cfg->command == WN_CMD_RUN) { /* done: no stale resume point */
+    char kpath[PETSC_MAX_PATH_LEN + 16];
+    pipeline_kernel_ckpt_name(run->cfg, kpath, sizeof(kpath));
+    PetscCall(wn_checkpoint_remove(run->comm, run->cfg->checkpoint_file));
+    PetscCall(wn_checkpoint_remove(run->comm, kpath));
+  }
   PetscCall(PetscPrintf(run->comm, "outputs: %s.h5, %s.jsonl, %s.yaml\n", run->cfg->output, run->cfg->output, run->cfg->output));
   PetscCall(wn_report_phase_end(&run->report, WN_PHASE_WRITE));
   PetscFunctionReturn(PETSC_SUCCESS);

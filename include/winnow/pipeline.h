@@ -52,6 +52,9 @@ PETSC_EXTERN PetscErrorCode wn_pipeline_load(wn_run *run);
 PETSC_EXTERN PetscErrorCode wn_pipeline_load_metadata(wn_run *run);
 /* Compute the kernels the method needs, after printing and checking the memory estimate. Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_kernel(wn_run *run);
+/* `run`: the kernel stage's checkpoint: write (restore = FALSE) or read back on -wn_restart (restore = TRUE, *done
+ * tells whether it was). Collective. */
+PETSC_EXTERN PetscErrorCode wn_pipeline_kernel_checkpoint(wn_run *run, PetscBool restore, PetscBool *done);
 /* Write the kernels to -wn_kernel_file (atomically). Collective. */
 PETSC_EXTERN PetscErrorCode wn_pipeline_write_kernels(wn_run *run);
 /* `select`: read the kernels from -wn_kernel_file after the memory check. Collective. */

@@ -31,13 +31,15 @@ wn_mpirun 2 "$W" run $base -wn_restart -wn_output "$dir/usr" > "$dir/usr2.log" 2
 [ $rc = 0 ] && [ "$(sum "$dir/usr2.log")" = "$ref" ] && grep -q "resuming from .*130 of 300 picks (written on 3 ranks)" "$dir/usr2.log" && [ ! -e "$dir/usr.ckpt.h5" ]
 tap_rc $? 3 "restart on 2 ranks from the 3-rank checkpoint: the uninterrupted selection"
 
-# SIGKILL of rank 1 at pick 170 on 3 ranks (checkpoints every 50) -> the job ends; restart on 2 ranks completes
+# SIGKILL of rank 1 at pick 170 on 3 ranks (checkpoints every 50, and of the kernel stage) -> the job ends; the restart
+# on 2 ranks reads the kernels back instead of recomputing them and completes
 WN_TEST_SIGNAL_AT=170:1:9 wn_mpirun 3 "$W" run $base -wn_checkpoint_every 50 -wn_output "$dir/kill" > "$dir/kill.log" 2>&1; rc=$?
-[ $rc != 0 ] && [ -f "$dir/kill.ckpt.h5" ] && [ ! -e "$dir/kill.h5" ] && grep -qi "signal 9\|killed" "$dir/kill.log"
+[ $rc != 0 ] && [ -f "$dir/kill.ckpt.h5" ] && [ -f "$dir/kill.ckpt.kernel.h5" ] && [ ! -e "$dir/kill.h5" ] && grep -qi "signal 9\|killed" "$dir/kill.log"
 tap_rc $? 4 "a rank killed with SIGKILL mid-loop: the job ends (exit $rc, mpirun names the signal), the last checkpoint stays"
 wn_mpirun 2 "$W" run $base -wn_checkpoint_every 50 -wn_restart -wn_output "$dir/kill" > "$dir/kill2.log" 2>&1; rc=$?
-[ $rc = 0 ] && [ "$(sum "$dir/kill2.log")" = "$ref" ] && grep -q "resuming from .*150 of 300 picks" "$dir/kill2.log"
-tap_rc $? 5 "restart on 2 ranks from the checkpoint of 150 picks: the uninterrupted selection"
+[ $rc = 0 ] && [ "$(sum "$dir/kill2.log")" = "$ref" ] && grep -q "resuming from .*150 of 300 picks" "$dir/kill2.log" &&
+  grep -q "kernels come from the kernel-stage checkpoint" "$dir/kill2.log" && [ ! -e "$dir/kill.ckpt.h5" ] && [ ! -e "$dir/kill.ckpt.kernel.h5" ]
+tap_rc $? 5 "restart on 2 ranks from the checkpoints (kernel stage, 150 picks): the uninterrupted selection, both removed at the end"
 
 # refused restarts: a changed input, a changed budget
 WN_TEST_SIGNAL_AT=60:0:10 wn_mpirun 2 "$W" run $base -wn_output "$dir/chg" > "$dir/chg.log" 2>&1
