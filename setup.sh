@@ -39,7 +39,7 @@ usage: ./setup.sh demo | test | --help
 
 Debian packages installed when missing (apt-get, --no-install-recommends):
   build-essential libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libhdf5-openmpi-dev
-  hdf5-tools petsc-dev check pkg-config autoconf automake libtool libopenblas-dev wordnet-base fortunes
+  hdf5-tools petsc-dev check pkg-config autoconf automake libtool libopenblas-dev wordnet-base fortunes gnuplot-nox
   test only: slurm-wlm slurmctld slurmd munge slurm-client
   npm only when no `npm` command exists.
 Runs as root, or through sudo when available; otherwise it lists the packages to install and stops.
@@ -85,7 +85,7 @@ can_admin() { [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; }
 # ---- 1. Debian packages --------------------------------------------------------------------------
 section "1. packages"
 pkgs=(build-essential libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools
-  petsc-dev check pkg-config autoconf automake libtool libopenblas-dev wordnet-base fortunes)
+  petsc-dev check pkg-config autoconf automake libtool libopenblas-dev wordnet-base fortunes gnuplot-nox)
 if [ "$mode" = test ]; then pkgs+=(slurm-wlm slurmctld slurmd munge slurm-client); fi
 # Debian's npm conflicts with a node/npm installed outside Debian: only add it when there is no npm at all.
 if ! command -v npm >/dev/null 2>&1; then pkgs+=(npm); fi
