@@ -133,8 +133,10 @@ wait_job() {
     st=$(scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -n 1)
     case $st in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED | "") break ;; esac
     [ $(($(date +%s) - t0)) -ge "${2:-$timeout_s}" ] && { scancel "$1" 2>/dev/null; echo "TIMEOUT-WAIT"; return; }
-    # a requeued job waits for a begin time Slurm sets a while ahead: release it now (the test does not need the pause)
-    [ "$st" = PENDING ] && scontrol update JobId="$1" StartTime=now >/dev/null 2>&1
+    # a requeued job waits for a begin time Slurm sets about 2 minutes ahead: release it, but only after it has been
+    # pending for a few seconds (released in the same second as the requeue, Slurm revokes the restart's credential)
+    if [ "$st" = PENDING ]; then pend=$((${pend:-0} + 1)); else pend=0; fi
+    [ "${pend:-0}" -ge 3 ] && scontrol update JobId="$1" StartTime=now >/dev/null 2>&1
     sleep 1
   done
   info=$(scontrol show job "$1" 2>&1)
