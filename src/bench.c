@@ -168,6 +168,90 @@ static PetscErrorCode bench_comm(MPI_Comm comm, wn_report *report)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* ---- a counting wrapper around an objective: gain evaluations per greedy iteration on this rank ---------------- */
+
+typedef struct {
+  wn_objective *inner;  /* the wrapped objective (borrowed) */
+  int64_t       since;  /* evaluations since the last update */
+  int64_t       n_iter; /* updates seen (= picks) */
+  int64_t       cap;
+  int64_t      *per;    /* per[t]: evaluations of iteration t on this rank (the first includes the naive pass) */
+} bench_count_ctx;
+
+static PetscErrorCode bench_count_gain(void *vctx, int64_t i, double *gain)
+{
+  bench_count_ctx *c = (bench_count_ctx *)vctx;
+
+  PetscFunctionBeginUser;
+  c->since++;
+  PetscCall(c->inner->gain(c->inner->ctx, i, gain));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode bench_count_gain_all(void *vctx, const unsigned char *selected, double *gains)
+{
+  bench_count_ctx *c = (bench_count_ctx *)vctx;
+
+  PetscFunctionBeginUser;
+  for (int64_t i = 0; i < c->inner->layout->n_local; i++)
+    if (!selected[i]) c->since++;
+  PetscCall(c->inner->gain_all(c->inner->ctx, selected, gains));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode bench_count_pack(void *vctx, int64_t i, void *payload)
+{
+  bench_count_ctx *c = (bench_count_ctx *)vctx;
+
+  PetscFunctionBeginUser;
+  PetscCall(c->inner->pack(c->inner->ctx, i, payload));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode bench_count_update(void *vctx, int64_t g, const void *payload)
+{
+  bench_count_ctx *c = (bench_count_ctx *)vctx;
+
+  PetscFunctionBeginUser;
+  if (c->n_iter < c->cap) c->per[c->n_iter] = c->since;
+  c->n_iter++;
+  c->since = 0;
+  PetscCall(c->inner->update(c->inner->ctx, g, payload));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/**
+  @brief Wrap obj so that every gain evaluation is counted per greedy iteration (an iteration ends with the update
+  every rank applies). The wrapper borrows obj; free the wrapper with PetscFree(*wrap) and ctx->per, then obj.
+
+  Not collective.
+
+  @param[in]  obj   objective to wrap (borrowed; must outlive the wrapper)
+  @param[in]  k     iterations to record
+  @param[in]  ctx   counting context to fill (caller's storage)
+  @param[out] wrap  new objective (owned by the caller)
+**/
+static PetscErrorCode bench_count_wrap(wn_objective *obj, int64_t k, bench_count_ctx *ctx, wn_objective **wrap)
+{
+  wn_objective *w;
+
+  PetscFunctionBeginUser;
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->inner = obj;
+  ctx->cap   = k;
+  PetscCall(PetscCalloc1((size_t)k + 1, &ctx->per));
+  PetscCall(PetscNew(&w));
+  *w          = *obj;
+  w->ctx      = ctx;
+  w->gain     = bench_count_gain;
+  w->gain_all = obj->gain_all ? bench_count_gain_all : NULL;
+  w->pack     = bench_count_pack;
+  w->update   = bench_count_update;
+  w->destroy  = NULL;
+  *wrap       = w;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* fill for the log-determinant timings: a symmetric, strictly diagonally dominant (so positive definite) matrix */
 static PetscErrorCode bench_spd_fill(void *ctx, int64_t r0, int64_t r1, double *out)
 {
@@ -267,6 +351,9 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   int64_t          N = cfg->bench_n, M = cfg->bench_m, d = cfg->bench_d, nl;
   double           t, t_kernel = 1e30, t_pass = 1e30, t_e2e, sgemm_gflops, triad_gbs, kernel_gflops, pass_gbs, e2e;
   double           t_greedy, ev0[3], ev1[3], phase[6], phase_max[6];
+  bench_count_ctx  counter;
+  wn_objective    *counted = NULL;
+  int64_t          evals_sum[2] = {0, 0}; /* over iterations after the first: sum of the slowest rank's count, sum of all ranks' */
   const char      *events[3] = {"wn_GreedyGain", "wn_GreedyReduce", "wn_GreedyUpdate"};
   PetscMPIInt      size;
   char             buf[32];
@@ -333,8 +420,9 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   gp.min_gain          = -INFINITY;
   gp.progress_interval = cfg->progress_interval;
   for (int e = 0; e < 3; e++) PetscCall(bench_event_seconds(events[e], &ev0[e]));
+  PetscCall(bench_count_wrap(obj, gp.budget, &counter, &counted));
   t_greedy = MPI_Wtime();
-  PetscCall(wn_greedy_maximize(obj, &gp, &sel));
+  PetscCall(wn_greedy_maximize(counted, &gp, &sel));
   t_greedy = MPI_Wtime() - t_greedy;
   t_e2e    = MPI_Wtime() - t;
   for (int e = 0; e < 3; e++) PetscCall(bench_event_seconds(events[e], &ev1[e]));
@@ -346,12 +434,29 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   phase[2] = t_greedy;
   for (int e = 0; e < 3; e++) phase[3 + e] = ev1[e] - ev0[e];
   PetscCallMPI(MPI_Allreduce(phase, phase_max, 6, MPI_DOUBLE, MPI_MAX, comm));
+  {
+    /* load balance of the lazy evaluations: every iteration waits for the rank that evaluates most */
+    int64_t  n_it = counter.n_iter < counter.cap ? counter.n_iter : counter.cap, *mx, *sm;
+    PetscCall(PetscMalloc2((size_t)n_it + 1, &mx, (size_t)n_it + 1, &sm));
+    PetscCallMPI(MPI_Allreduce(counter.per, mx, (PetscMPIInt)n_it, MPI_INT64_T, MPI_MAX, comm));
+    PetscCallMPI(MPI_Allreduce(counter.per, sm, (PetscMPIInt)n_it, MPI_INT64_T, MPI_SUM, comm));
+    for (int64_t it = 1; it < n_it; it++) {
+      evals_sum[0] += mx[it];
+      evals_sum[1] += sm[it];
+    }
+    PetscCall(PetscFree2(mx, sm));
+  }
+  PetscCall(PetscFree(counter.per));
+  PetscCall(PetscFree(counted));
 
   PetscCall(PetscPrintf(comm, "\n%-34s %12s %12s %8s\n", "measure (per rank)", "min", "max", "ratio"));
   PetscCall(bench_ratio(comm, &report, "plain sgemm, same shape (GFLOP/s)", "kernel stage (GFLOP/s)", sgemm_gflops, kernel_gflops, 0.8, "sgemm_gflops", "kernel_gflops", "kernel_vs_sgemm"));
   PetscCall(bench_ratio(comm, &report, "STREAM-style triad (GB/s)", "naive greedy pass over K (GB/s)", triad_gbs, pass_gbs, 0.5, "triad_gbs", "pass_gbs", "pass_vs_triad"));
   PetscCall(PetscPrintf(comm, "\nfacility location over targets, end to end (kernel + %s greedy, k=%lld): %.3f s; %lld gain evaluations (naive: %lld)\n", wn_greedy_kind_names[gp.kind], (long long)cfg->bench_k, e2e, (long long)sel->evaluations,
                         (long long)(cfg->bench_k * N - cfg->bench_k * (cfg->bench_k - 1) / 2)));
+  if (sel->n > 1)
+    PetscCall(PetscPrintf(comm, "gain evaluations per iteration after the first: %.1f per rank on average, %.1f on the rank with the most (each iteration waits for it)\n", (double)evals_sum[1] / size / (double)(sel->n - 1),
+                          (double)evals_sum[0] / (double)(sel->n - 1)));
   PetscCall(PetscPrintf(comm, "phases (slowest rank): kernel %.3f s, one naive pass %.3f s, greedy %.3f s = gains %.3f + reductions %.3f + broadcasts and updates %.3f (+ bookkeeping)\n", phase_max[0], phase_max[1], phase_max[2], phase_max[3], phase_max[4],
                         phase_max[5]));
   if (cfg->bench_tsds) {
@@ -419,6 +524,8 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   PetscCall(wn_report_result(&report, "greedy", "%s", wn_greedy_kind_names[gp.kind]));
   PetscCall(wn_report_result(&report, "picks", "%lld", (long long)sel->n));
   PetscCall(wn_report_result(&report, "evaluations", "%lld", (long long)sel->evaluations));
+  PetscCall(wn_report_result(&report, "evals_iter_max", "%lld", (long long)evals_sum[0]));
+  PetscCall(wn_report_result(&report, "evals_iter_sum", "%lld", (long long)evals_sum[1]));
   {
     char sum[17];
     wn_selection_checksum(sel->index, sel->n, sum);
