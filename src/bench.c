@@ -379,7 +379,13 @@ PetscErrorCode wn_bench_run(MPI_Comm comm, const wn_config *cfg)
   PetscCallMPI(MPI_Barrier(comm));
   PetscCall(wn_blas_sgemm_rate(nl > BENCH_SGEMM_ROWS_MAX ? BENCH_SGEMM_ROWS_MAX : (nl > 0 ? nl : 1), M, d, &sgemm_gflops));
   PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(wn_blas_triad_rate((size_t)1 << 25, &triad_gbs));
+  {
+    /* 3 arrays of 2^25 doubles (768 MiB), far beyond any cache; at most a quarter of the memory limit per rank, so
+       that many ranks on one node (oversubscribed runs that count lazy evaluations) still fit */
+    size_t n_triad = (size_t)1 << 25;
+    while (n_triad > ((size_t)1 << 20) && 3.0 * 8.0 * (double)n_triad > 0.25 * cfg->memory_limit) n_triad >>= 1;
+    PetscCall(wn_blas_triad_rate(n_triad, &triad_gbs));
+  }
 
   /* kernel stage (tiles + epilogue), best of repeat */
   for (PetscInt r = 0; r < cfg->bench_repeat; r++) {
