@@ -65,8 +65,9 @@ static PetscErrorCode bench_ratio(MPI_Comm comm, wn_report *report, const char *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Seconds spent so far in the PETSc log event called name on this rank (0 when it is not registered yet).
- * bench turns PETSc's default logging on, so the events of greedy.c, kernel.c and knn.c accumulate. Not collective. */
+/* Seconds spent so far in the PETSc log event called name on this rank (0 when it is not registered yet): the
+ * greedy's events are registered on its first call, so a reading before it is 0. bench turns PETSc's default logging
+ * on, so the events of greedy.c, kernel.c and knn.c accumulate. Not collective. */
 static PetscErrorCode bench_event_seconds(const char *name, double *seconds)
 {
   PetscLogEvent      e = -1;
@@ -178,6 +179,8 @@ typedef struct {
   int64_t      *per;    /* per[t]: evaluations of iteration t on this rank (the first includes the naive pass) */
 } bench_count_ctx;
 
+/* The wrapper's wn_objective callbacks: each forwards to the wrapped objective; gain and gain_all count the
+ * evaluations, update (called once per pick on every rank) closes the iteration's count. Not collective. */
 static PetscErrorCode bench_count_gain(void *vctx, int64_t i, double *gain)
 {
   bench_count_ctx *c = (bench_count_ctx *)vctx;
