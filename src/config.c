@@ -411,6 +411,7 @@ PetscErrorCode wn_config_read(MPI_Comm comm, wn_command command, const char *dec
   config_note(cfg, "-wn_bench_repeat", "", "%d", (int)cfg->bench_repeat);
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_tsds", "bench: also time the exact kNN of the targets and TSDS with the TSDS settings [bool]", &cfg->bench_tsds));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_dpp", "bench: also time the DPP greedy (rbf, N, d, k) and ScaLAPACK log-determinants against DGEMM [bool]", &cfg->bench_dpp));
+  PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_bench_comm", "bench: also time the greedy's communication per iteration (MAXLOC allreduce + broadcast of B bytes) [bool]", &cfg->bench_comm));
   PetscCall(opt_int64(PetscOptionsObject, cfg, "-wn_bench_logdet_max", "bench: largest order of the log-determinant timings (2000, 4000, ... up to it) [rows]", "rows", &cfg->bench_logdet_max));
   PetscCall(opt_bool(PetscOptionsObject, cfg, "-wn_traceback", "Print the full traceback with errors [bool]", &traceback));
   PetscOptionsEnd();

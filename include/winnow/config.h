@@ -111,6 +111,7 @@ typedef struct {
   PetscBool bench_dpp;                      /* -wn_bench_dpp: also time the DPP greedy and ScaLAPACK log-determinants */
   int64_t   bench_logdet_max;               /* -wn_bench_logdet_max: largest log-det order (2000, 4000, ... up to it) */
   PetscBool bench_tsds;                     /* -wn_bench_tsds: also time the exact kNN and TSDS */
+  PetscBool bench_comm;                     /* -wn_bench_comm: time one greedy iteration's MAXLOC + broadcast (ping loop) */
 
   /* the resolved configuration, in reading order, for the echo and the provenance file */
   int  n_entries;
