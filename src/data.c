@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,28 +70,13 @@ static PetscErrorCode data_detect(MPI_Comm comm, const char *path, data_format *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* A validation verdict. Every check below sees the same data on every rank (shapes, types, reduced
- * values), so the verdict is the same everywhere: the caller can release the file (a collective close)
+/* Validation verdicts (wn_verdict, error.h). Every check below sees the same data on every rank (shapes, types,
+ * reduced values), so the verdict is the same everywhere: the caller can release the file (a collective close)
  * and memory before raising the error, collectively, so a bad input leaks nothing. */
-typedef struct {
-  PetscErrorCode code; /* 0 = fine */
-  char           msg[1024];
-} data_verdict;
-
-static void data_fail(data_verdict *v, PetscErrorCode code, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (v->code) return; /* keep the first */
-  v->code = code;
-  va_start(ap, fmt);
-  vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-  va_end(ap);
-}
 
 /* First non-finite entry over all ranks: the lowest global row (MPI_MIN) and its first bad column.
  * Collective; fails v when there is one. */
-static PetscErrorCode data_check_finite(MPI_Comm comm, const char *where, int64_t row_start, int64_t n_rows, int64_t d, const float *rows, data_verdict *v)
+static PetscErrorCode data_check_finite(MPI_Comm comm, const char *where, int64_t row_start, int64_t n_rows, int64_t d, const float *rows, wn_verdict *v)
 {
   int64_t first = INT64_MAX, first_all, col = -1, col_all;
 
@@ -108,7 +92,7 @@ static PetscErrorCode data_check_finite(MPI_Comm comm, const char *where, int64_
   if (first_all == INT64_MAX) PetscFunctionReturn(PETSC_SUCCESS);
   if (first != first_all) col = -1;
   PetscCallMPI(MPI_Allreduce(&col, &col_all, 1, MPI_INT64_T, MPI_MAX, comm));
-  data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a NaN or Inf at row %lld, column %lld (0-based); embeddings must be finite", where, (long long)first_all, (long long)col_all);
+  wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a NaN or Inf at row %lld, column %lld (0-based); embeddings must be finite", where, (long long)first_all, (long long)col_all);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -144,7 +128,7 @@ static PetscErrorCode data_allgather_rows(MPI_Comm comm, int64_t n_global, size_
 
 /* An optional per-row column (ids or labels) of the rows [row_start, +n_rows). "" or an absent dataset
  * gives kind NONE. Collective; a bad column fails v (nothing allocated). */
-static PetscErrorCode data_read_column(MPI_Comm comm, hid_t file, const char *fname, const char *dataset, const char *what, const char *emb_dataset, int64_t n_global, int64_t row_start, int64_t n_rows, wn_column *col, data_verdict *v)
+static PetscErrorCode data_read_column(MPI_Comm comm, hid_t file, const char *fname, const char *dataset, const char *what, const char *emb_dataset, int64_t n_global, int64_t row_start, int64_t n_rows, wn_column *col, wn_verdict *v)
 {
   PetscBool  exists;
   wn_h5_info info;
@@ -157,9 +141,9 @@ static PetscErrorCode data_read_column(MPI_Comm comm, hid_t file, const char *fn
   PetscCall(wn_h5_exists(comm, file, dataset, &exists));
   if (!exists) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(wn_h5_info_get(comm, file, fname, dataset, &info));
-  if (!(info.ndim == 1 || (info.ndim == 2 && info.dims[1] == 1))) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' is %d-D; expected a 1-D column of %lld entries", what, dataset, fname, info.ndim, (long long)n_global);
-  else if (info.dims[0] != n_global) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' has %lld entries but the embedding %s has %lld rows", what, dataset, fname, (long long)info.dims[0], emb_dataset, (long long)n_global);
-  else if (info.dtype == WN_DTYPE_F32 || info.dtype == WN_DTYPE_F64) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' holds %s numbers; expected integers or strings", what, dataset, fname, data_dtype_name(info.dtype));
+  if (!(info.ndim == 1 || (info.ndim == 2 && info.dims[1] == 1))) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' is %d-D; expected a 1-D column of %lld entries", what, dataset, fname, info.ndim, (long long)n_global);
+  else if (info.dims[0] != n_global) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' has %lld entries but the embedding %s has %lld rows", what, dataset, fname, (long long)info.dims[0], emb_dataset, (long long)n_global);
+  else if (info.dtype == WN_DTYPE_F32 || info.dtype == WN_DTYPE_F64) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s dataset %s in '%s' holds %s numbers; expected integers or strings", what, dataset, fname, data_dtype_name(info.dtype));
   if (v->code) PetscFunctionReturn(PETSC_SUCCESS);
   if (info.is_string) {
     col->kind = WN_COLUMN_STRING;
@@ -197,7 +181,7 @@ static PetscErrorCode data_npy_rows(MPI_Comm comm, const char *path, const wn_np
 /* Read one embedding matrix: this rank's rows of a layout built here over its row count, validated.
  * For HDF5 the file stays open (*file) for the caller's columns; for .npy *file = -1. A bad input fails
  * v with *rows freed; the caller closes the file and raises. Collective. */
-static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *spec, const char *what, int64_t d_expected, wn_layout *layout, int64_t *d, float **rows, int *file_dtype, hid_t *file, data_verdict *v)
+static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *spec, const char *what, int64_t d_expected, wn_layout *layout, int64_t *d, float **rows, int *file_dtype, hid_t *file, wn_verdict *v)
 {
   data_format format = DATA_FORMAT_HDF5;
   char        where[PETSC_MAX_PATH_LEN + 300];
@@ -216,13 +200,13 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
     PetscCall(wn_h5_open(comm, spec->path, PETSC_FALSE, file));
     PetscCall(wn_h5_exists(comm, *file, spec->dataset, &exists));
     if (!exists) {
-      data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", spec->dataset, spec->path);
+      wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", spec->dataset, spec->path);
       PetscFunctionReturn(PETSC_SUCCESS);
     }
     PetscCall(wn_h5_info_get(comm, *file, spec->path, spec->dataset, &info));
-    if (info.is_string) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s holds strings; expected an N x d float32 or float64 matrix", what, where);
-    else if (info.ndim != 2) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s is %d-D; expected N x d (one embedding per row)", what, where, info.ndim);
-    else if (info.dtype != WN_DTYPE_F32 && info.dtype != WN_DTYPE_F64) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has type %s; expected float32 or float64", what, where, data_dtype_name(info.dtype));
+    if (info.is_string) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s holds strings; expected an N x d float32 or float64 matrix", what, where);
+    else if (info.ndim != 2) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s is %d-D; expected N x d (one embedding per row)", what, where, info.ndim);
+    else if (info.dtype != WN_DTYPE_F32 && info.dtype != WN_DTYPE_F64) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has type %s; expected float32 or float64", what, where, data_dtype_name(info.dtype));
     n           = info.dims[0];
     *d          = info.dims[1];
     *file_dtype = info.dtype;
@@ -231,8 +215,8 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
 
     snprintf(where, sizeof(where), "'%s'", spec->path);
     PetscCall(wn_npy_read_header(comm, spec->path, &h));
-    if (h.dtype != WN_DTYPE_F32 && h.dtype != WN_DTYPE_F64) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding '%s' has dtype '%s'; expected float32 or float64 ('<f4' or '<f8')", what, spec->path, h.descr);
-    else if (h.ndim != 2) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding '%s' is 1-D (shape (%lld,)); expected N x d (one embedding per row)", what, spec->path, (long long)h.shape[0]);
+    if (h.dtype != WN_DTYPE_F32 && h.dtype != WN_DTYPE_F64) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding '%s' has dtype '%s'; expected float32 or float64 ('<f4' or '<f8')", what, spec->path, h.descr);
+    else if (h.ndim != 2) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding '%s' is 1-D (shape (%lld,)); expected N x d (one embedding per row)", what, spec->path, (long long)h.shape[0]);
     n           = h.shape[0];
     *d          = h.shape[1];
     *file_dtype = h.dtype;
@@ -242,9 +226,9 @@ static PetscErrorCode data_read_embedding(MPI_Comm comm, const wn_input_spec *sp
       PetscCall(data_npy_rows(comm, spec->path, &h, layout->row_start, layout->n_local, *rows));
     }
   }
-  if (n == 0) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has zero rows", what, where);
-  else if (*d == 0) data_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has zero columns (d = 0)", what, where);
-  else if (d_expected > 0 && *d != d_expected) data_fail(v, PETSC_ERR_ARG_INCOMP, "targets have d = %lld but candidates have d = %lld (%s)", (long long)*d, (long long)d_expected, where);
+  if (n == 0) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has zero rows", what, where);
+  else if (*d == 0) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s embedding %s has zero columns (d = 0)", what, where);
+  else if (d_expected > 0 && *d != d_expected) wn_verdict_fail(v, PETSC_ERR_ARG_INCOMP, "targets have d = %lld but candidates have d = %lld (%s)", (long long)*d, (long long)d_expected, where);
   if (v->code) PetscFunctionReturn(PETSC_SUCCESS);
   if (spec->metadata_only) { /* shape only: the caller wants ids and labels, not the rows */
     PetscCall(wn_layout_init(comm, n, layout));
@@ -278,7 +262,7 @@ PetscErrorCode wn_pool_read(MPI_Comm comm, const wn_input_spec *spec, wn_pool **
 {
   wn_pool      p;
   hid_t        file = -1;
-  data_verdict v    = {0, ""};
+  wn_verdict v    = {0, ""};
 
   PetscFunctionBeginUser;
   memset(&p, 0, sizeof(p));
@@ -292,7 +276,7 @@ PetscErrorCode wn_pool_read(MPI_Comm comm, const wn_input_spec *spec, wn_pool **
   p.source_row.kind = p.origin.kind = WN_COLUMN_NONE;
   p.source_row.n = p.origin.n = p.layout.n_local;
   if (!v.code && file >= 0) PetscCall(data_read_column(comm, file, spec->path, spec->source_row_dataset, "source rows", spec->dataset, p.layout.n_global, p.layout.row_start, p.layout.n_local, &p.source_row, &v));
-  if (!v.code && p.source_row.kind == WN_COLUMN_STRING) data_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "source-row dataset %s in '%s' holds strings; expected int64 line numbers", spec->source_row_dataset, spec->path);
+  if (!v.code && p.source_row.kind == WN_COLUMN_STRING) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "source-row dataset %s in '%s' holds strings; expected int64 line numbers", spec->source_row_dataset, spec->path);
   PetscCall(wn_h5_close(&file));
   if (v.code) {
     PetscCall(PetscFree(p.embedding));
@@ -325,7 +309,7 @@ PetscErrorCode wn_targets_read(MPI_Comm comm, const wn_input_spec *spec, int64_t
   wn_column    local;
   float       *rows = NULL;
   hid_t        file = -1;
-  data_verdict v    = {0, ""};
+  wn_verdict v    = {0, ""};
 
   PetscFunctionBeginUser;
   memset(&t, 0, sizeof(t));

@@ -2,6 +2,7 @@
  * Owns: wn_error_agree() (HPL's "all ranks agree, rank 0 prints") and the PETSc error handler that
  * prints one clean message instead of PETSc's banner. Leaves error *detection* to every module.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,4 +102,44 @@ void wn_error_cleanup(void)
 {
   for (int i = 0; i < wn_error_n_cleanup_; i++) (void)unlink(wn_error_cleanup_path_[i]);
   wn_error_n_cleanup_ = 0;
+}
+
+/**
+  @brief Record a failure in a verdict; the first one is kept.
+
+  Not collective.
+**/
+void wn_verdict_fail(wn_verdict *v, PetscErrorCode code, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (v->code) return; /* keep the first */
+  v->code = code;
+  va_start(ap, fmt);
+  vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+  va_end(ap);
+}
+
+/**
+  @brief Make the verdict of the lowest failing rank everybody's (rows are split in rank order, so that is the
+  lowest global row). Raises nothing: the caller releases what it holds, then raises v->code on every rank.
+
+  Collective on comm.
+**/
+PetscErrorCode wn_verdict_agree(MPI_Comm comm, wn_verdict *v)
+{
+  PetscMPIInt rank, size, mine, first;
+  int         code;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  mine = v->code ? rank : size;
+  PetscCallMPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
+  if (first == size) PetscFunctionReturn(PETSC_SUCCESS);
+  code = (int)v->code;
+  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, first, comm));
+  PetscCallMPI(MPI_Bcast(v->msg, (int)sizeof(v->msg), MPI_CHAR, first, comm));
+  v->code = (PetscErrorCode)code;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

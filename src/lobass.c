@@ -17,7 +17,6 @@
  */
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,46 +26,8 @@
 const char *const wn_lobass_score_names[]     = {"diff", "normalized", "wn_lobass_score", "WN_LOBASS_", NULL};
 const char *const wn_lobass_per_label_names[] = {"none", "proportional", "given", "wn_lobass_per_label", "WN_LOBASS_PER_LABEL_", NULL};
 
-/* ---- collective verdicts ----------------------------------------------------------------------- */
-
-/* A validation verdict (code 0 = fine). Checks on data only some ranks hold are agreed with lb_agree(); the
+/* Checks on data only some ranks hold record a wn_verdict (error.h) and agree on it with wn_verdict_agree(); the
  * caller then releases files and memory and raises the error on every rank. */
-typedef struct {
-  PetscErrorCode code;
-  char           msg[1024];
-} lb_verdict;
-
-static void lb_fail(lb_verdict *v, PetscErrorCode code, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(3, 4);
-static void lb_fail(lb_verdict *v, PetscErrorCode code, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (v->code) return; /* keep the first */
-  v->code = code;
-  va_start(ap, fmt);
-  vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-  va_end(ap);
-}
-
-/* Make the verdict of the lowest failing rank everybody's (rows are split in rank order, so that is the lowest
- * global row). Collective on comm; raises nothing. */
-static PetscErrorCode lb_agree(MPI_Comm comm, lb_verdict *v)
-{
-  PetscMPIInt rank, size, mine, first;
-  int         code;
-
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  mine = v->code ? rank : size;
-  PetscCallMPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
-  if (first == size) PetscFunctionReturn(PETSC_SUCCESS);
-  code = (int)v->code;
-  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, first, comm));
-  PetscCallMPI(MPI_Bcast(v->msg, (int)sizeof(v->msg), MPI_CHAR, first, comm));
-  v->code = (PetscErrorCode)code;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 /* ---- reading the losses -------------------------------------------------------------------------- */
 
@@ -85,7 +46,7 @@ static const char *lb_dtype_name(const wn_h5_info *info)
 
 /* Check that a loss column exists, holds floats, is 1-D (or N x 1) and has N entries. Collective (every rank
  * gets the same answers from HDF5). */
-static PetscErrorCode lb_check_column(const wn_layout *L, hid_t file, const char *path, const char *dataset, const char *role, const char *option, lb_verdict *v)
+static PetscErrorCode lb_check_column(const wn_layout *L, hid_t file, const char *path, const char *dataset, const char *role, const char *option, wn_verdict *v)
 {
   PetscBool  exists;
   wn_h5_info info;
@@ -94,16 +55,16 @@ static PetscErrorCode lb_check_column(const wn_layout *L, hid_t file, const char
   if (v->code) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(wn_h5_exists(L->comm, file, dataset, &exists));
   if (!exists) {
-    lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'; LoBaSS needs N = %lld losses under the %s (%s)", dataset, path, (long long)L->n_global, role, option);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'; LoBaSS needs N = %lld losses under the %s (%s)", dataset, path, (long long)L->n_global, role, option);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(wn_h5_info_get(L->comm, file, path, dataset, &info));
   if (info.is_string || (info.dtype != WN_DTYPE_F32 && info.dtype != WN_DTYPE_F64))
-    lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected N = %lld float32 or float64 losses (one per candidate)", dataset, path, lb_dtype_name(&info), (long long)L->n_global);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected N = %lld float32 or float64 losses (one per candidate)", dataset, path, lb_dtype_name(&info), (long long)L->n_global);
   else if (!(info.ndim == 1 || (info.ndim == 2 && info.dims[1] == 1)))
-    lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D (%lld x %lld); expected a 1-D column of N = %lld losses", dataset, path, info.ndim, (long long)info.dims[0], (long long)info.dims[1], (long long)L->n_global);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D (%lld x %lld); expected a 1-D column of N = %lld losses", dataset, path, info.ndim, (long long)info.dims[0], (long long)info.dims[1], (long long)L->n_global);
   else if (info.dims[0] != L->n_global)
-    lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld values; expected N = %lld (one loss per candidate)", dataset, path, (long long)info.dims[0], (long long)L->n_global);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld values; expected N = %lld (one loss per candidate)", dataset, path, (long long)info.dims[0], (long long)L->n_global);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -127,7 +88,7 @@ static PetscErrorCode lb_check_column(const wn_layout *L, hid_t file, const char
 PetscErrorCode wn_lobass_read_losses(const wn_layout *layout, const char *path, const char *ds_base, const char *ds_tuned, double *loss_base, double *loss_tuned)
 {
   hid_t      file = -1;
-  lb_verdict v    = {0, ""};
+  wn_verdict v    = {0, ""};
 
   PetscFunctionBeginUser;
   PetscCall(wn_h5_open(layout->comm, path, PETSC_FALSE, &file));
@@ -145,12 +106,12 @@ PetscErrorCode wn_lobass_read_losses(const wn_layout *layout, const char *path, 
 /* ---- scores (METHODS.md 2) ----------------------------------------------------------------------- */
 
 /* The first bad loss of one column in the local rows, into v. */
-static void lb_check_losses(const char *what, int64_t row_start, int64_t n_local, const double *loss, lb_verdict *v)
+static void lb_check_losses(const char *what, int64_t row_start, int64_t n_local, const double *loss, wn_verdict *v)
 {
   for (int64_t i = 0; i < n_local && !v->code; i++) {
-    if (isnan(loss[i])) lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a NaN loss at row %lld (0-based); expected a finite loss >= 0", what, (long long)(row_start + i));
-    else if (isinf(loss[i])) lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has an infinite loss (%g) at row %lld (0-based); expected a finite loss >= 0", what, loss[i], (long long)(row_start + i));
-    else if (loss[i] < 0) lb_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a negative loss %.17g at row %lld (0-based); a cross-entropy loss is >= 0", what, loss[i], (long long)(row_start + i));
+    if (isnan(loss[i])) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a NaN loss at row %lld (0-based); expected a finite loss >= 0", what, (long long)(row_start + i));
+    else if (isinf(loss[i])) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has an infinite loss (%g) at row %lld (0-based); expected a finite loss >= 0", what, loss[i], (long long)(row_start + i));
+    else if (loss[i] < 0) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s has a negative loss %.17g at row %lld (0-based); a cross-entropy loss is >= 0", what, loss[i], (long long)(row_start + i));
   }
 }
 
@@ -179,15 +140,15 @@ static void lb_check_losses(const char *what, int64_t row_start, int64_t n_local
 PetscErrorCode wn_lobass_scores(MPI_Comm comm, const char *what_base, const char *what_tuned, wn_lobass_score kind, int64_t row_start, int64_t n_local, const double *loss_base,
                                 const double *loss_tuned, double *score)
 {
-  lb_verdict v = {0, ""};
+  wn_verdict v = {0, ""};
 
   PetscFunctionBeginUser;
   PetscCheck(kind == WN_LOBASS_DIFF || kind == WN_LOBASS_NORMALIZED, comm, PETSC_ERR_ARG_OUTOFRANGE, "unknown LoBaSS score kind %d", (int)kind);
   lb_check_losses(what_base ? what_base : "the base losses (L0)", row_start, n_local, loss_base, &v);
-  PetscCall(lb_agree(comm, &v));
+  PetscCall(wn_verdict_agree(comm, &v));
   PetscCheck(!v.code, comm, v.code, "%s", v.msg);
   lb_check_losses(what_tuned ? what_tuned : "the fine-tuned losses (L1)", row_start, n_local, loss_tuned, &v);
-  PetscCall(lb_agree(comm, &v));
+  PetscCall(wn_verdict_agree(comm, &v));
   PetscCheck(!v.code, comm, v.code, "%s", v.msg);
   for (int64_t i = 0; i < n_local; i++) {
     double d = loss_base[i] - loss_tuned[i];
@@ -197,18 +158,18 @@ PetscErrorCode wn_lobass_scores(MPI_Comm comm, const char *what_base, const char
       continue;
     }
     if (loss_base[i] == 0.0) {
-      lb_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "the normalized LoBaSS score (L0 - L1) / L0 is undefined at row %lld (0-based): %s has L0 = 0 there; use -wn_lobass_score diff, or drop that candidate",
+      wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "the normalized LoBaSS score (L0 - L1) / L0 is undefined at row %lld (0-based): %s has L0 = 0 there; use -wn_lobass_score diff, or drop that candidate",
               (long long)(row_start + i), what_base ? what_base : "the base losses");
       break;
     }
     score[i] = d / loss_base[i];
     if (!isfinite(score[i])) {
-      lb_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "the normalized LoBaSS score at row %lld (0-based) overflows: %s has L0 = %g, (L0 - L1) / L0 = %g; use -wn_lobass_score diff", (long long)(row_start + i),
+      wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "the normalized LoBaSS score at row %lld (0-based) overflows: %s has L0 = %g, (L0 - L1) / L0 = %g; use -wn_lobass_score diff", (long long)(row_start + i),
               what_base ? what_base : "the base losses", loss_base[i], score[i]);
       break;
     }
   }
-  PetscCall(lb_agree(comm, &v));
+  PetscCall(wn_verdict_agree(comm, &v));
   PetscCheck(!v.code, comm, v.code, "%s", v.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -13,7 +13,6 @@
  * (dpp.c) and the rounds loop (methods/p3_method.c).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <winnow/h5io.h>
@@ -21,45 +20,8 @@
 
 const char *const wn_p3_source_names[] = {"auto", "steps", "difficulty", "wn_p3_source", "WN_P3_SOURCE_", NULL};
 
-/* ---- collective verdicts ----------------------------------------------------------------------- */
-
-/* A validation verdict (code 0 = fine). Checks on data only some ranks hold are agreed with
- * p3_agree(); the caller then releases the file and memory and raises the error on every rank. */
-typedef struct {
-  PetscErrorCode code;
-  char           msg[1024];
-} p3_verdict;
-
-static void p3_fail(p3_verdict *v, PetscErrorCode code, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (v->code) return; /* keep the first */
-  v->code = code;
-  va_start(ap, fmt);
-  vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-  va_end(ap);
-}
-
-/* Make the verdict of the lowest failing rank everybody's (rows are split in rank order, so that is the
- * lowest global row). Collective on comm; raises nothing. */
-static PetscErrorCode p3_agree(MPI_Comm comm, p3_verdict *v)
-{
-  PetscMPIInt rank, size, mine, first;
-  int         code;
-
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  mine = v->code ? rank : size;
-  PetscCallMPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
-  if (first == size) PetscFunctionReturn(PETSC_SUCCESS);
-  code = (int)v->code;
-  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, first, comm));
-  PetscCallMPI(MPI_Bcast(v->msg, (int)sizeof(v->msg), MPI_CHAR, first, comm));
-  v->code = (PetscErrorCode)code;
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* Checks on data only some ranks hold record a wn_verdict (error.h) and agree on it with wn_verdict_agree(); the
+ * caller then releases the file and memory and raises the error on every rank. */
 
 /* Global index of this rank's first element of a distributed vector (exclusive prefix sum). Collective. */
 static PetscErrorCode p3_first_global(MPI_Comm comm, int64_t n_local, int64_t *first)
@@ -78,11 +40,11 @@ static PetscErrorCode p3_first_global(MPI_Comm comm, int64_t n_local, int64_t *f
 /* Validate the local CSR block and compute D_i = 1 - (sum_t p_{i,t}) / T_i (summed in step order; the
  * division is numpy's mean: sum, then divide by the count), +inf when T_i = 0. The first local problem
  * goes into v (not agreed here). */
-static void p3_steps_local(const char *what, int64_t row_start, int64_t n_local, const int64_t *offsets, const double *prob, double *difficulty, p3_verdict *v)
+static void p3_steps_local(const char *what, int64_t row_start, int64_t n_local, const int64_t *offsets, const double *prob, double *difficulty, wn_verdict *v)
 {
   for (int64_t i = 0; i < n_local && !v->code; i++)
     if (offsets[i + 1] < offsets[i])
-      p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: step offsets decrease at row %lld (offset %lld, then %lld); offsets must be nondecreasing", what, (long long)(row_start + i), (long long)offsets[i], (long long)offsets[i + 1]);
+      wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: step offsets decrease at row %lld (offset %lld, then %lld); offsets must be nondecreasing", what, (long long)(row_start + i), (long long)offsets[i], (long long)offsets[i + 1]);
   for (int64_t i = 0; i < n_local && !v->code; i++) {
     int64_t       n_steps = offsets[i + 1] - offsets[i];
     const double *p       = prob + (offsets[i] - offsets[0]);
@@ -90,11 +52,11 @@ static void p3_steps_local(const char *what, int64_t row_start, int64_t n_local,
 
     for (int64_t t = 0; t < n_steps; t++) {
       if (isnan(p[t])) {
-        p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: the probability of row %lld, step %lld (of %lld) is NaN; expected a probability in [0, 1]", what, (long long)(row_start + i), (long long)t, (long long)n_steps);
+        wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: the probability of row %lld, step %lld (of %lld) is NaN; expected a probability in [0, 1]", what, (long long)(row_start + i), (long long)t, (long long)n_steps);
         break;
       }
       if (!(p[t] >= 0.0 && p[t] <= 1.0)) {
-        p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: the probability of row %lld, step %lld (of %lld) is %.17g; expected a probability in [0, 1]", what, (long long)(row_start + i), (long long)t, (long long)n_steps, p[t]);
+        wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "%s: the probability of row %lld, step %lld (of %lld) is %.17g; expected a probability in [0, 1]", what, (long long)(row_start + i), (long long)t, (long long)n_steps, p[t]);
         break;
       }
       sum += p[t];
@@ -123,11 +85,11 @@ static void p3_steps_local(const char *what, int64_t row_start, int64_t n_local,
 **/
 PetscErrorCode wn_p3_difficulty_from_steps(MPI_Comm comm, const char *what, int64_t row_start, int64_t n_local, const int64_t *offsets, const double *prob, double *difficulty)
 {
-  p3_verdict v = {0, ""};
+  wn_verdict v = {0, ""};
 
   PetscFunctionBeginUser;
   p3_steps_local(what ? what : "step probabilities", row_start, n_local, offsets, prob, difficulty, &v);
-  PetscCall(p3_agree(comm, &v));
+  PetscCall(wn_verdict_agree(comm, &v));
   PetscCheck(!v.code, comm, v.code, "%s", v.msg);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -148,7 +110,7 @@ static const char *p3_dtype_name(const wn_h5_info *info)
 
 /* Check that a 1-D column (or N x 1) exists, holds floats (want_float) or integers, and has rows entries.
  * shape_note explains the expected length in messages. Collective (same verdict everywhere). */
-static PetscErrorCode p3_check_column(MPI_Comm comm, hid_t file, const char *path, const char *dataset, PetscBool want_float, int64_t rows, const char *shape_note, wn_h5_info *info, p3_verdict *v)
+static PetscErrorCode p3_check_column(MPI_Comm comm, hid_t file, const char *path, const char *dataset, PetscBool want_float, int64_t rows, const char *shape_note, wn_h5_info *info, wn_verdict *v)
 {
   PetscBool exists;
   PetscBool is_float, is_int;
@@ -157,22 +119,22 @@ static PetscErrorCode p3_check_column(MPI_Comm comm, hid_t file, const char *pat
   if (v->code) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(wn_h5_exists(comm, file, dataset, &exists));
   if (!exists) {
-    p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", dataset, path);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", dataset, path);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(wn_h5_info_get(comm, file, path, dataset, info));
   is_float = !info->is_string && (info->dtype == WN_DTYPE_F32 || info->dtype == WN_DTYPE_F64);
   is_int   = !info->is_string && (info->dtype == WN_DTYPE_I32 || info->dtype == WN_DTYPE_I64);
-  if (want_float && !is_float) p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected float32 or float64 values", dataset, path, p3_dtype_name(info));
-  else if (!want_float && !is_int) p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected int64 (or int32) offsets", dataset, path, p3_dtype_name(info));
+  if (want_float && !is_float) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected float32 or float64 values", dataset, path, p3_dtype_name(info));
+  else if (!want_float && !is_int) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected int64 (or int32) offsets", dataset, path, p3_dtype_name(info));
   else if (!(info->ndim == 1 || (info->ndim == 2 && info->dims[1] == 1)))
-    p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D (%lld x %lld); expected a 1-D column%s%s", dataset, path, info->ndim, (long long)info->dims[0], (long long)info->dims[1], shape_note[0] ? " of " : "", shape_note);
-  else if (rows >= 0 && info->dims[0] != rows) p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld rows; expected %s", dataset, path, (long long)info->dims[0], shape_note);
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D (%lld x %lld); expected a 1-D column%s%s", dataset, path, info->ndim, (long long)info->dims[0], (long long)info->dims[1], shape_note[0] ? " of " : "", shape_note);
+  else if (rows >= 0 && info->dims[0] != rows) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld rows; expected %s", dataset, path, (long long)info->dims[0], shape_note);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* /signals/epoch_<e>/difficulty: read and refuse NaN and -inf (+inf means "no steps"). */
-static PetscErrorCode p3_read_difficulty_dataset(const wn_layout *L, hid_t file, const char *path, const char *dataset, double *difficulty, p3_verdict *v)
+static PetscErrorCode p3_read_difficulty_dataset(const wn_layout *L, hid_t file, const char *path, const char *dataset, double *difficulty, wn_verdict *v)
 {
   wn_h5_info info;
   char       note[128];
@@ -184,16 +146,16 @@ static PetscErrorCode p3_read_difficulty_dataset(const wn_layout *L, hid_t file,
   PetscCall(wn_h5_read_rows_double(L->comm, file, dataset, L->row_start, L->n_local, difficulty));
   for (int64_t i = 0; i < L->n_local; i++)
     if (isnan(difficulty[i]) || difficulty[i] == -INFINITY) {
-      p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has difficulty %g at row %lld; expected finite values or +inf (a row without steps)", dataset, path, difficulty[i], (long long)(L->row_start + i));
+      wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has difficulty %g at row %lld; expected finite values or +inf (a row without steps)", dataset, path, difficulty[i], (long long)(L->row_start + i));
       break;
     }
-  PetscCall(p3_agree(L->comm, v));
+  PetscCall(wn_verdict_agree(L->comm, v));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* /signals/epoch_<e>/step_offset + step_prob: check the offsets (first 0, nondecreasing, last = length of
  * step_prob), read this rank's slice of probabilities and compute the difficulty. */
-static PetscErrorCode p3_read_steps(const wn_layout *L, hid_t file, const char *path, const char *ds_offset, const char *ds_prob, double *difficulty, p3_verdict *v)
+static PetscErrorCode p3_read_steps(const wn_layout *L, hid_t file, const char *path, const char *ds_offset, const char *ds_prob, double *difficulty, wn_verdict *v)
 {
   wn_h5_info info_offset, info_prob;
   char       note[160], what[PETSC_MAX_PATH_LEN + 300];
@@ -210,13 +172,13 @@ static PetscErrorCode p3_read_steps(const wn_layout *L, hid_t file, const char *
    * nondecreasing check across rank boundaries is local. */
   PetscCall(PetscMalloc1(L->n_local + 1, &offsets));
   PetscCall(wn_h5_read_rows_int64(L->comm, file, ds_offset, L->row_start, L->n_local + 1, offsets));
-  if (L->row_start == 0 && offsets[0] != 0) p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the first offset (row 0) is %lld; expected 0", ds_offset, path, (long long)offsets[0]);
+  if (L->row_start == 0 && offsets[0] != 0) wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the first offset (row 0) is %lld; expected 0", ds_offset, path, (long long)offsets[0]);
   for (int64_t i = 0; i < L->n_local && !v->code; i++)
     if (offsets[i + 1] < offsets[i])
-      p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the offsets decrease at row %lld (offset %lld, then %lld); offsets must be nondecreasing", ds_offset, path, (long long)(L->row_start + i), (long long)offsets[i], (long long)offsets[i + 1]);
+      wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the offsets decrease at row %lld (offset %lld, then %lld); offsets must be nondecreasing", ds_offset, path, (long long)(L->row_start + i), (long long)offsets[i], (long long)offsets[i + 1]);
   if (!v->code && L->row_start + L->n_local == L->n_global && offsets[L->n_local] != info_prob.dims[0])
-    p3_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the last offset (entry N = %lld) is %lld but %s has %lld entries; they must be equal", ds_offset, path, (long long)L->n_global, (long long)offsets[L->n_local], ds_prob, (long long)info_prob.dims[0]);
-  PetscCall(p3_agree(L->comm, v));
+    wn_verdict_fail(v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s': the last offset (entry N = %lld) is %lld but %s has %lld entries; they must be equal", ds_offset, path, (long long)L->n_global, (long long)offsets[L->n_local], ds_prob, (long long)info_prob.dims[0]);
+  PetscCall(wn_verdict_agree(L->comm, v));
   if (v->code) {
     PetscCall(PetscFree(offsets));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -227,7 +189,7 @@ static PetscErrorCode p3_read_steps(const wn_layout *L, hid_t file, const char *
   PetscCall(wn_h5_read_rows_double(L->comm, file, ds_prob, offsets[0], n_steps, prob));
   snprintf(what, sizeof(what), "dataset %s in '%s'", ds_prob, path);
   p3_steps_local(what, L->row_start, L->n_local, offsets, prob, difficulty, v);
-  PetscCall(p3_agree(L->comm, v));
+  PetscCall(wn_verdict_agree(L->comm, v));
   PetscCall(PetscFree(prob));
   PetscCall(PetscFree(offsets));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -259,7 +221,7 @@ PetscErrorCode wn_p3_read_difficulty(const wn_layout *layout, const char *path, 
   MPI_Comm   comm = layout->comm;
   hid_t      file = -1;
   char       ds_diff[64], ds_offset[64], ds_prob[64];
-  p3_verdict v = {0, ""};
+  wn_verdict v = {0, ""};
   PetscBool  has_diff, has_offset;
 
   PetscFunctionBeginUser;
@@ -274,7 +236,7 @@ PetscErrorCode wn_p3_read_difficulty(const wn_layout *layout, const char *path, 
     PetscCall(wn_h5_exists(comm, file, ds_offset, &has_offset));
     if (has_diff) source = WN_P3_SOURCE_DIFFICULTY;
     else if (has_offset) source = WN_P3_SOURCE_STEPS;
-    else p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "neither %s nor %s (with step_prob) found in '%s'; P3 needs one of them for epoch %d", ds_diff, ds_offset, path, epoch);
+    else wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "neither %s nor %s (with step_prob) found in '%s'; P3 needs one of them for epoch %d", ds_diff, ds_offset, path, epoch);
   }
   if (!v.code && source == WN_P3_SOURCE_DIFFICULTY) PetscCall(p3_read_difficulty_dataset(layout, file, path, ds_diff, difficulty, &v));
   else if (!v.code) PetscCall(p3_read_steps(layout, file, path, ds_offset, ds_prob, difficulty, &v));
@@ -303,7 +265,7 @@ PetscErrorCode wn_p3_read_features(const wn_layout *layout, const char *path, in
   MPI_Comm   comm = layout->comm;
   hid_t      file = -1;
   char       dataset[64];
-  p3_verdict v = {0, ""};
+  wn_verdict v = {0, ""};
   PetscBool  exists;
   wn_h5_info info;
   float     *x = NULL;
@@ -315,13 +277,13 @@ PetscErrorCode wn_p3_read_features(const wn_layout *layout, const char *path, in
   snprintf(dataset, sizeof(dataset), "/signals/epoch_%d/features", epoch);
   PetscCall(wn_h5_open(comm, path, PETSC_FALSE, &file));
   PetscCall(wn_h5_exists(comm, file, dataset, &exists));
-  if (!exists) p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", dataset, path);
+  if (!exists) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s not found in '%s'", dataset, path);
   else {
     PetscCall(wn_h5_info_get(comm, file, path, dataset, &info));
-    if (info.is_string || (info.dtype != WN_DTYPE_F32 && info.dtype != WN_DTYPE_F64)) p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected N x f float32 or float64 features", dataset, path, p3_dtype_name(&info));
-    else if (info.ndim != 2) p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D; expected N x f (one feature row per candidate)", dataset, path, info.ndim);
-    else if (info.dims[0] != layout->n_global) p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld rows; expected N = %lld (the candidates)", dataset, path, (long long)info.dims[0], (long long)layout->n_global);
-    else if (info.dims[1] < 1) p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has zero columns; expected N x f with f >= 1", dataset, path);
+    if (info.is_string || (info.dtype != WN_DTYPE_F32 && info.dtype != WN_DTYPE_F64)) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' holds %s; expected N x f float32 or float64 features", dataset, path, p3_dtype_name(&info));
+    else if (info.ndim != 2) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' is %d-D; expected N x f (one feature row per candidate)", dataset, path, info.ndim);
+    else if (info.dims[0] != layout->n_global) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has %lld rows; expected N = %lld (the candidates)", dataset, path, (long long)info.dims[0], (long long)layout->n_global);
+    else if (info.dims[1] < 1) wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has zero columns; expected N x f with f >= 1", dataset, path);
   }
   if (!v.code) {
     int64_t d = info.dims[1];
@@ -330,10 +292,10 @@ PetscErrorCode wn_p3_read_features(const wn_layout *layout, const char *path, in
     PetscCall(wn_h5_read_rows_float(comm, file, dataset, layout->row_start, layout->n_local, d, x));
     for (int64_t k = 0; k < layout->n_local * d; k++)
       if (!isfinite(x[k])) {
-        p3_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has a %s value at row %lld, column %lld (0-based); features must be finite", dataset, path, isnan(x[k]) ? "NaN" : "infinite (or beyond float32)", (long long)(layout->row_start + k / d), (long long)(k % d));
+        wn_verdict_fail(&v, PETSC_ERR_FILE_UNEXPECTED, "dataset %s in '%s' has a %s value at row %lld, column %lld (0-based); features must be finite", dataset, path, isnan(x[k]) ? "NaN" : "infinite (or beyond float32)", (long long)(layout->row_start + k / d), (long long)(k % d));
         break;
       }
-    PetscCall(p3_agree(comm, &v));
+    PetscCall(wn_verdict_agree(comm, &v));
     *f = d;
   }
   PetscCall(wn_h5_close(&file));

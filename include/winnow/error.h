@@ -41,6 +41,16 @@
  * rank 0 prints it once. Collective on comm. */
 PETSC_EXTERN PetscErrorCode wn_error_agree(MPI_Comm comm, PetscBool failed, PetscErrorCode code, const char *message);
 
+/* A validation verdict (code 0 = fine) for checks whose outcome some ranks only may see: record the first failure
+ * with wn_verdict_fail (not collective), then wn_verdict_agree makes the lowest failing rank's verdict everybody's
+ * (collective; raises nothing), so the caller can release files and memory before raising it on every rank. */
+typedef struct {
+  PetscErrorCode code;
+  char           msg[1024];
+} wn_verdict;
+PETSC_EXTERN void           wn_verdict_fail(wn_verdict *v, PetscErrorCode code, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(3, 4);
+PETSC_EXTERN PetscErrorCode wn_verdict_agree(MPI_Comm comm, wn_verdict *v);
+
 /* Convenience: check cond on this rank, agree over comm, fail with a formatted message.
  * Collective on comm: every rank must reach it. */
 #define WN_CHECK_ALL(comm, cond, code, ...) \
